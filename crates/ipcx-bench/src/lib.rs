@@ -1,0 +1,2 @@
+//! The benchmark engine behind `ipcx bench`: scenarios, process orchestration,
+//! statistics and reports.

@@ -1,0 +1,56 @@
+//! `ipcx`: run the seed's IPC scenarios, move data through any mechanism,
+//! benchmark them, and list and remove IPC objects.
+//!
+//! Exit status: 0 on success (also when stdout is closed early, like `cat`),
+//! 1 on any error, printed as one line on stderr; `ipcx lock` returns the
+//! command's status.
+
+mod cli;
+mod cmd;
+mod io_util;
+mod tour;
+mod transport;
+
+use clap::Parser;
+
+fn main() {
+    let cli = cli::Cli::parse();
+    let result = match cli.command {
+        cli::Command::Tour(a) => cmd::tour::run(a),
+        cli::Command::Send(a) => cmd::send::run(a),
+        cli::Command::Recv(a) => cmd::recv::run(a),
+        cli::Command::Serve(a) => cmd::serve::run(a),
+        cli::Command::Bench(a) => cmd::bench::run(a),
+        cli::Command::Ls(a) => cmd::ls::run(a),
+        cli::Command::Rm(a) => cmd::rm::run(a),
+        cli::Command::Limits(a) => cmd::limits::run(a),
+        cli::Command::Lock(a) => cmd::lock::run(a),
+        cli::Command::Peer(a) => tour::run_peer(a),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(err) => {
+            if io_util::is_broken_pipe(&err) {
+                std::process::exit(0);
+            }
+            eprintln!("ipcx: {}", one_line(&err));
+            std::process::exit(1);
+        }
+    }
+}
+
+/// The error and its causes on one line, each cause once.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out.replace('\n', " ")
+}

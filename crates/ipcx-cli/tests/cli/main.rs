@@ -1,0 +1,5 @@
+//! Integration tests of the `ipcx` command, one module per topic.
+
+mod util;
+
+mod endpoint;

@@ -1,0 +1,1 @@
+//! Typed channels, `Sender<T>` and `Receiver<T>`, over any [`Endpoint`](crate::Endpoint).

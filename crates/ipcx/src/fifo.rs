@@ -1,0 +1,1 @@
+//! Named pipes (FIFOs): a one-way byte stream between unrelated processes.

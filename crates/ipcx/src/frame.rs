@@ -1,0 +1,1 @@
+//! Length-prefixed frames over any byte stream.

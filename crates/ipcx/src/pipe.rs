@@ -1,0 +1,1 @@
+//! Anonymous pipes: a one-way byte stream between related processes.

@@ -1,0 +1,1 @@
+//! POSIX semaphores, named and unnamed.

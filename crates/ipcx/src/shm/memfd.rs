@@ -1,0 +1,1 @@
+//! Anonymous shared memory from memfd_create.

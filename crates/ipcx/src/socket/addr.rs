@@ -1,0 +1,1 @@
+//! Unix socket addresses: file-system paths and abstract names.

@@ -1,0 +1,1 @@
+//! Ancillary data: passing file descriptors (SCM_RIGHTS) and credentials.

@@ -1,0 +1,1 @@
+//! Process-shared, robust locks in shared memory.

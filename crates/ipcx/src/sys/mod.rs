@@ -1,0 +1,5 @@
+//! The only place that makes raw system calls through libc and rustix.
+//!
+//! One file per family. Public modules wrap these in safe types; nothing here
+//! is public outside the crate. Every `unsafe` block carries a `// SAFETY:`
+//! comment naming the invariant it relies on.
