@@ -26,6 +26,7 @@ pub mod endpoint;
 pub mod error;
 pub mod fifo;
 pub mod frame;
+pub mod inventory;
 pub mod key;
 pub mod limits;
 pub mod mq;

@@ -12,9 +12,11 @@ use anyhow::Context;
 
 use crate::cli::PeerArgs;
 
+pub mod conclusions;
 pub mod fifo;
 pub mod mq;
 pub mod pipe;
+pub mod ring;
 pub mod sem;
 pub mod shm;
 pub mod socket;
@@ -31,8 +33,10 @@ pub struct Scenario {
 
 /// A mechanism module: its scenarios and its peer roles.
 pub struct Module {
-    /// The name used on the command line.
+    /// The mechanism name used on the command line (several modules may share one).
     pub name: &'static str,
+    /// The module's own id, used by `ipcx peer ID ROLE`.
+    pub id: &'static str,
     /// The scenarios, in order.
     pub scenarios: fn() -> Vec<Scenario>,
     /// Runs one role in a peer process; returns its exit status.
@@ -43,31 +47,43 @@ pub struct Module {
 pub const MODULES: &[Module] = &[
     Module {
         name: "pipe",
+        id: "pipe",
         scenarios: pipe::scenarios,
         peer: pipe::peer,
     },
     Module {
         name: "fifo",
+        id: "fifo",
         scenarios: fifo::scenarios,
         peer: fifo::peer,
     },
     Module {
         name: "mq",
+        id: "mq",
         scenarios: mq::scenarios,
         peer: mq::peer,
     },
     Module {
         name: "shm",
+        id: "shm",
         scenarios: shm::scenarios,
         peer: shm::peer,
     },
     Module {
+        name: "shm",
+        id: "ring",
+        scenarios: ring::scenarios,
+        peer: ring::peer,
+    },
+    Module {
         name: "sem",
+        id: "sem",
         scenarios: sem::scenarios,
         peer: sem::peer,
     },
     Module {
         name: "socket",
+        id: "socket",
         scenarios: socket::scenarios,
         peer: socket::peer,
     },
@@ -98,7 +114,8 @@ impl Reporter {
     }
 }
 
-/// A command that runs `ipcx peer MECHANISM ROLE ARGS…` with this executable.
+/// A command that runs `ipcx peer ID ROLE ARGS…` with this executable, where
+/// ID is a [`Module::id`].
 pub fn peer_command(mechanism: &str, role: &str, args: &[&str]) -> anyhow::Result<Command> {
     let exe = std::env::current_exe().context("finding the ipcx executable to start a peer")?;
     let mut cmd = Command::new(exe);
@@ -145,7 +162,7 @@ pub fn wait_peer(
 pub fn run_peer(args: PeerArgs) -> anyhow::Result<i32> {
     let module = MODULES
         .iter()
-        .find(|m| m.name == args.mechanism)
+        .find(|m| m.id == args.mechanism)
         .with_context(|| format!("no tour mechanism {:?}", args.mechanism))?;
     (module.peer)(&args.role, &args.args)
 }

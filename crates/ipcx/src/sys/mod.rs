@@ -3,3 +3,5 @@
 //! One file per family. Public modules wrap these in safe types; nothing here
 //! is public outside the crate. Every `unsafe` block carries a `// SAFETY:`
 //! comment naming the invariant it relies on.
+
+pub(crate) mod mman;
