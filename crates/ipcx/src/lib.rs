@@ -22,6 +22,7 @@
 
 pub mod channel;
 pub mod creator;
+pub mod deadline;
 pub mod endpoint;
 pub mod error;
 pub mod fifo;
