@@ -231,13 +231,24 @@ fn check_path(path: &Path) -> Result<()> {
     }
     if len >= PATH_MAX {
         return Err(Error::PathTooLong {
-            path: path.display().to_string(),
+            path: abbreviate(&path.display().to_string()),
             len,
             max: PATH_MAX - 1,
             limit: "PATH_MAX",
         });
     }
     Ok(())
+}
+
+/// A long path shortened for an error message: its start and end.
+fn abbreviate(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= 80 {
+        return text.to_string();
+    }
+    let head: String = chars[..56].iter().collect();
+    let tail: String = chars[chars.len() - 20..].iter().collect();
+    format!("{head}…{tail}")
 }
 
 /// `ENOENT` from `mkfifo`: say which directory is missing.
@@ -804,7 +815,7 @@ impl FifoWriter {
     }
 }
 
-impl Write for FifoWriter {
+impl Write for &FifoWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         Ok(pipe::write_fd(
             self.fd.as_fd(),
@@ -813,6 +824,16 @@ impl Write for FifoWriter {
             &|| object(&self.path),
             "room in the FIFO",
         )?)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Write for FifoWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
