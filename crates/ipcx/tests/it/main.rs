@@ -2,3 +2,6 @@
 //! with the seed's C programs.
 
 mod util;
+
+mod fifo;
+mod pipe;
