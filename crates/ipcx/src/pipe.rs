@@ -158,10 +158,11 @@ pub(crate) fn read_fd(
         return Ok(0);
     }
     let mut ready = false;
+    let mut nowait = sys::nowait_supported();
     loop {
         let r = match wait {
             Wait::Block => sys::read(fd, buf),
-            _ if sys::nowait_supported() => sys::read_nowait(fd, buf),
+            _ if nowait => sys::read_nowait(fd, buf),
             // No RWF_NOWAIT: poll said readable, so read(2) returns at once.
             _ if ready => sys::read(fd, buf),
             _ => Err(Errno::AGAIN),
@@ -169,7 +170,8 @@ pub(crate) fn read_fd(
         match r {
             Ok(n) => return Ok(n),
             Err(Errno::INTR) => continue,
-            Err(Errno::AGAIN) | Err(Errno::OPNOTSUPP) => {}
+            Err(Errno::AGAIN) => {}
+            Err(Errno::OPNOTSUPP) => nowait = false,
             Err(e) => return Err(Error::os(object(), "read", e)),
         }
         match poll_fd(fd, PollFlags::IN, wait.deadline()) {
@@ -193,10 +195,11 @@ pub(crate) fn write_fd(
         return Ok(0);
     }
     let mut ready = false;
+    let mut nowait = sys::nowait_supported();
     loop {
         let r = match wait {
             Wait::Block => sys::write(fd, buf, false),
-            _ if sys::nowait_supported() => sys::write(fd, buf, true),
+            _ if nowait => sys::write(fd, buf, true),
             // No RWF_NOWAIT: poll said there is a free page, so a write of at
             // most PIPE_BUF bytes completes at once.
             _ if ready => sys::write(fd, &buf[..buf.len().min(PIPE_BUF)], false),
@@ -205,7 +208,8 @@ pub(crate) fn write_fd(
         match r {
             Ok(n) => return Ok(n),
             Err(Errno::INTR) => continue,
-            Err(Errno::AGAIN) | Err(Errno::OPNOTSUPP) => {}
+            Err(Errno::AGAIN) => {}
+            Err(Errno::OPNOTSUPP) => nowait = false,
             Err(Errno::PIPE) => {
                 return Err(Error::Disconnected {
                     object: object(),
@@ -728,6 +732,38 @@ mod tests {
         assert_eq!(r.try_read(&mut buf).unwrap(), 3);
         drop(w);
         assert_eq!(r.try_read(&mut buf).unwrap(), 0);
+    }
+
+    #[test]
+    fn non_blocking_and_timed_forms_work_without_rwf_nowait() {
+        sys::set_nowait_supported(false);
+        let (r, w) = pipe().unwrap();
+        let mut buf = [0u8; 8];
+        assert!(matches!(r.try_read(&mut buf), Err(Error::Empty { .. })));
+        assert!(matches!(
+            r.read_timeout(&mut buf, Duration::from_millis(20)),
+            Err(Error::TimedOut { .. })
+        ));
+        let page = vec![9u8; 3 * PIPE_BUF];
+        // Without RWF_NOWAIT a non-blocking write takes at most PIPE_BUF bytes.
+        assert_eq!(w.try_write(&page).unwrap(), PIPE_BUF);
+        let mut written = PIPE_BUF;
+        loop {
+            match w.try_write(&page) {
+                Ok(n) => written += n,
+                Err(Error::Full { .. }) => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(written, w.capacity().unwrap());
+        assert!(matches!(
+            w.write_message_timeout(b"x", Duration::from_millis(20)),
+            Err(Error::TimedOut { .. })
+        ));
+        let mut sink = vec![0u8; PIPE_BUF];
+        assert_eq!(r.try_read(&mut sink).unwrap(), PIPE_BUF);
+        w.try_write_message(b"fits again").unwrap();
+        sys::set_nowait_supported(true);
     }
 
     #[test]
