@@ -101,12 +101,24 @@ pub struct Region<'a> {
 
 impl<'a> Region<'a> {
     pub(crate) fn of(mapping: &'a Mapping) -> Region<'a> {
-        Region {
-            // Mapping::as_ptr is never null (checked when mapping).
-            ptr: NonNull::new(mapping.as_ptr()).unwrap_or(NonNull::dangling()),
-            len: mapping.len(),
-            writable: mapping.is_writable(),
-            _mapping: PhantomData,
+        Region::raw(mapping.as_ptr(), mapping.len(), mapping.is_writable())
+    }
+
+    pub(crate) fn of_attach(att: &'a crate::sys::shm::ShmAttach) -> Region<'a> {
+        Region::raw(att.as_ptr(), att.len(), att.is_writable())
+    }
+
+    /// Private: only `of` and `of_attach` call it, with a live mapping's
+    /// start and length (never null; a null start gives an empty region).
+    fn raw(ptr: *mut u8, len: usize, writable: bool) -> Region<'a> {
+        match NonNull::new(ptr) {
+            Some(ptr) => Region {
+                ptr,
+                len,
+                writable,
+                _mapping: PhantomData,
+            },
+            None => Region::empty(),
         }
     }
 

@@ -6,3 +6,4 @@
 
 pub(crate) mod mman;
 pub(crate) mod shm;
+pub(crate) mod sem;

@@ -189,3 +189,115 @@ pub(crate) fn atomic_u64<'a>(r: Region<'a>, offset: usize) -> &'a AtomicU64 {
     // SAFETY: as for atomic_u32, with 8 bytes aligned to 8.
     unsafe { &*p }
 }
+
+// ---------------------------------------------------------------------------
+// System V shared memory.
+
+/// `shmget(key, size, flags)`: the segment id.
+pub(crate) fn shmget(key: i32, size: usize, flags: i32) -> io::Result<i32> {
+    // SAFETY: shmget takes plain integers and touches no memory of ours.
+    let id = unsafe { libc::shmget(key, size, flags) };
+    if id < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(id)
+    }
+}
+
+/// What `shmctl(IPC_STAT)` reports.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ShmStat {
+    pub(crate) key: i32,
+    pub(crate) size: u64,
+    pub(crate) nattch: u64,
+    pub(crate) cpid: i32,
+    pub(crate) lpid: i32,
+    pub(crate) mode: u32,
+    pub(crate) uid: u32,
+    pub(crate) cuid: u32,
+}
+
+/// `shmctl(id, IPC_STAT)`.
+pub(crate) fn shm_stat(id: i32) -> io::Result<ShmStat> {
+    // SAFETY: shmid_ds is plain old data; all-zero is a valid value.
+    let mut ds: libc::shmid_ds = unsafe { std::mem::zeroed() };
+    // SAFETY: `ds` is a valid, writable shmid_ds for the kernel to fill.
+    let rc = unsafe { libc::shmctl(id, libc::IPC_STAT, &mut ds) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(ShmStat {
+        key: ds.shm_perm.__key,
+        size: ds.shm_segsz as u64,
+        nattch: ds.shm_nattch as u64,
+        cpid: ds.shm_cpid,
+        lpid: ds.shm_lpid,
+        mode: u32::from(ds.shm_perm.mode),
+        uid: ds.shm_perm.uid,
+        cuid: ds.shm_perm.cuid,
+    })
+}
+
+/// `shmctl(id, IPC_RMID)`: marks the segment for removal (it goes when the
+/// last process detaches).
+pub(crate) fn shm_rmid(id: i32) -> io::Result<()> {
+    // SAFETY: IPC_RMID reads no buffer; a null pointer is what it expects.
+    let rc = unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// A System V segment attached with `shmat`, detached (`shmdt`) on drop.
+#[derive(Debug)]
+pub(crate) struct ShmAttach {
+    ptr: std::ptr::NonNull<u8>,
+    len: usize,
+    writable: bool,
+}
+
+// SAFETY: as for Mapping: plain shared memory owned by this value; all access
+// goes through raw pointers (volatile copies or atomics).
+unsafe impl Send for ShmAttach {}
+// SAFETY: as for Send: `&ShmAttach` only hands out raw pointers.
+unsafe impl Sync for ShmAttach {}
+
+impl ShmAttach {
+    /// `shmat(id, NULL, SHM_RDONLY?)`. `len` must be the segment size as
+    /// `IPC_STAT` reported it (the kernel maps the whole segment, rounded up
+    /// to pages, so `len` bytes are always inside the attachment).
+    pub(crate) fn attach(id: i32, len: usize, writable: bool) -> io::Result<ShmAttach> {
+        let flags = if writable { 0 } else { libc::SHM_RDONLY };
+        // SAFETY: a null address lets the kernel choose fresh address space,
+        // so the attachment cannot overlap memory Rust already uses.
+        let p = unsafe { libc::shmat(id, std::ptr::null(), flags) };
+        if p as isize == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        let ptr = std::ptr::NonNull::new(p.cast::<u8>())
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))?;
+        Ok(ShmAttach { ptr, len, writable })
+    }
+
+    pub(crate) fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_writable(&self) -> bool {
+        self.writable
+    }
+}
+
+impl Drop for ShmAttach {
+    fn drop(&mut self) {
+        // SAFETY: ptr is the address shmat returned and this value is its only
+        // owner; borrows of it (Regions) are tied to `&self` of the owner.
+        let _ = unsafe { libc::shmdt(self.ptr.as_ptr().cast()) };
+    }
+}
