@@ -219,8 +219,9 @@ impl SegmentBuilder {
         if self.key.is_private() {
             return Err(Error::InvalidArgument {
                 object,
-                reason: "IPC_PRIVATE (key 0) segments cannot be opened by key; a shared key was meant"
-                    .into(),
+                reason:
+                    "IPC_PRIVATE (key 0) segments cannot be opened by key; a shared key was meant"
+                        .into(),
             });
         }
         let id = sys::shmget(self.key.raw(), 0, 0).map_err(|e| map_get_err(&object, e))?;

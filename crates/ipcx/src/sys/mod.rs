@@ -5,5 +5,6 @@
 //! comment naming the invariant it relies on.
 
 pub(crate) mod mman;
-pub(crate) mod shm;
+pub(crate) mod pthread;
 pub(crate) mod sem;
+pub(crate) mod shm;
