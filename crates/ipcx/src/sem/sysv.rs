@@ -344,6 +344,29 @@ impl SemaphoreSet {
         }
     }
 
+    /// Opens a set by id (as `ipcs -s` shows it, or as a parent passes an
+    /// `IPC_PRIVATE` set to a child). Never removes it.
+    ///
+    /// # Errors
+    /// [`Error::Removed`] when no set has this id (`EINVAL`/`EIDRM`);
+    /// [`Error::PermissionDenied`] when its mode forbids access.
+    pub fn open_id(id: i32) -> Result<SemaphoreSet> {
+        let object = describe(Key::PRIVATE, Some(id));
+        let st = sys::sem_stat(id).map_err(|e| match e.raw_os_error() {
+            Some(libc::EINVAL) | Some(libc::EIDRM) => Error::Removed {
+                object: object.clone(),
+                syscall: "semctl(IPC_STAT)",
+            },
+            _ => Error::os(&object, "semctl(IPC_STAT)", e),
+        })?;
+        Ok(SemaphoreSet {
+            key: Key::from_raw(st.key).unwrap_or(Key::PRIVATE),
+            id,
+            count: st.nsems as usize,
+            owner: false,
+        })
+    }
+
     /// The key.
     pub fn key(&self) -> Key {
         self.key
@@ -629,7 +652,7 @@ impl SemaphoreSet {
     pub fn try_lock(&self, num: u16) -> Result<Option<SemGuard<'_>>> {
         Ok(self
             .try_op(&[SemOp::wait(num)])?
-            .then_some(SemGuard { set: self, num }))
+            .then(|| SemGuard { set: self, num }))
     }
 
     /// `semctl(IPC_RMID)`—removes the set now; waiters get [`Error::Removed`].

@@ -1,4 +1,11 @@
 //! Integration tests of the ipcx library: one module per family, plus interop
 //! with the seed's C programs.
 
+mod child;
+mod memfd;
+mod sem_posix;
+mod sem_sysv;
+mod shm_posix;
+mod shm_sysv;
+mod sync;
 mod util;
