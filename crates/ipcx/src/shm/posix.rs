@@ -361,6 +361,21 @@ impl Segment {
         sys::shm_unlink(&self.name).map_err(|e| Error::os(describe(&self.name), "shm_unlink", e))
     }
 
+    /// Whether the name still refers to this very object (it may have been
+    /// unlinked, and perhaps made again by someone else, since this handle
+    /// opened it). Lock protocols that remove their object use this after
+    /// locking to detect that they locked a stale one.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when `lstat` fails for another reason than absence.
+    pub fn is_linked(&self) -> Result<bool> {
+        match sys::shm_identity(&self.name) {
+            Ok(id) => Ok(id == self.identity),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+            Err(e) => Err(Error::os(describe(&self.name), "lstat", e)),
+        }
+    }
+
     /// Start of the mapping, for in-crate shared structures (the ring).
     #[allow(dead_code)]
     pub(crate) fn as_ptr(&self) -> *mut u8 {
