@@ -3,3 +3,5 @@
 mod util;
 
 mod endpoint;
+mod lock;
+mod shm;
