@@ -180,7 +180,9 @@ impl SemaphoreSetBuilder {
         self.build(CreationMode::Open)
     }
 
-    /// Opens the set if it exists, else creates it (with the values).
+    /// Opens the set if it exists, else creates it (with the values). An
+    /// opener that finds a set just created by another ipcx process waits
+    /// (up to one second) until its creator has set the initial values.
     ///
     /// # Errors
     /// As [`SemaphoreSetBuilder::create`] and [`SemaphoreSetBuilder::open`].
@@ -214,6 +216,10 @@ impl SemaphoreSetBuilder {
                     }
                     match self.do_open() {
                         Err(Error::NotFound { .. }) => {}
+                        Ok(set) => {
+                            set.wait_initialised();
+                            return Ok(set);
+                        }
                         other => return other,
                     }
                 }
@@ -271,6 +277,10 @@ impl SemaphoreSetBuilder {
             let raw: Vec<u16> = values.iter().map(|&v| v as u16).collect();
             sys::setall(id, &raw).map_err(|e| set.err("semctl(SETALL)", e))?;
         }
+        // Mark the set initialised: a semop that changes nothing sets
+        // sem_otime, which openers racing with this creation wait for.
+        sys::semop(id, &[(0, 1, 0), (0, -1, 0)], Deadline::now())
+            .map_err(|e| set.err("semop", e))?;
         Ok(set)
     }
 
@@ -405,6 +415,20 @@ impl SemaphoreSet {
                 syscall,
             },
             _ => Error::os(self.object(), syscall, e),
+        }
+    }
+
+    /// Waits (up to one second) until a creator racing with us has set the
+    /// initial values: ipcx creators end creation with a semop, which sets
+    /// `sem_otime`. Sets made by other programs may never have been
+    /// operated on; they are used as they are after the grace period.
+    fn wait_initialised(&self) {
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_secs(1) {
+            match sys::sem_stat(self.id) {
+                Ok(st) if st.otime == 0 => std::thread::sleep(Duration::from_millis(1)),
+                _ => return,
+            }
         }
     }
 

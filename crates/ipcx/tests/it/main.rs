@@ -7,5 +7,6 @@ mod sem_posix;
 mod sem_sysv;
 mod shm_posix;
 mod shm_sysv;
+mod signals;
 mod sync;
 mod util;

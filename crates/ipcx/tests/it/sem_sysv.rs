@@ -204,3 +204,30 @@ pub fn count_child(args: &[String]) {
         child::increment(&seg);
     }
 }
+
+#[test]
+fn signals_neither_cut_a_timed_wait_short_nor_break_a_blocking_one() {
+    crate::signals::install_noop_handler();
+    let set = private_set(&[0]);
+    let id = set.id();
+    // A timed wait under a hail of signals still ends in TimedOut (EINTR is
+    // retried against the same deadline).
+    let (res, took) = crate::signals::while_signalled(move || {
+        let s = SemaphoreSet::open_id(id).unwrap();
+        s.op_timeout(&[SemOp::wait(0)], Duration::from_millis(300))
+    });
+    assert!(matches!(res, Err(Error::TimedOut { .. })), "{res:?}");
+    // Not cut short by the signals (a lower bound only).
+    assert!(
+        took >= Duration::from_millis(300),
+        "returned after {took:?}"
+    );
+    // A blocking wait survives signals and completes when posted.
+    let waiter = std::thread::spawn(move || {
+        let s = SemaphoreSet::open_id(id).unwrap();
+        s.op_timeout(&[SemOp::wait(0)], Duration::from_secs(30))
+    });
+    crate::signals::pester(&waiter, Duration::from_millis(100));
+    set.post(0).unwrap();
+    assert!(waiter.join().unwrap().is_ok());
+}
