@@ -163,6 +163,9 @@ impl SemaphoreSetBuilder {
     ///   semaphores than SEMMSL (`/proc/sys/kernel/sem`).
     /// - [`Error::AlreadyExists`]: a set with this key exists.
     /// - [`Error::NoSpace`]: SEMMNI or SEMMNS is exhausted.
+    ///
+    /// # References
+    /// [semget(2)](https://man7.org/linux/man-pages/man2/semget.2.html)
     #[doc(alias = "semget")]
     pub fn create(self) -> Result<SemaphoreSet> {
         self.build(CreationMode::Create)
@@ -175,6 +178,9 @@ impl SemaphoreSetBuilder {
     ///   has another count than [`SemaphoreSetBuilder::count`].
     /// - [`Error::NotFound`]: no set with this key.
     /// - [`Error::PermissionDenied`]: its mode forbids access.
+    ///
+    /// # References
+    /// [semget(2)](https://man7.org/linux/man-pages/man2/semget.2.html)
     #[doc(alias = "semget")]
     pub fn open(self) -> Result<SemaphoreSet> {
         self.build(CreationMode::Open)
@@ -450,6 +456,9 @@ impl SemaphoreSet {
     /// # Errors
     /// [`Error::InvalidArgument`] for an index out of range;
     /// [`Error::Removed`] when the set is gone.
+    ///
+    /// # References
+    /// [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html)
     #[doc(alias = "GETVAL")]
     pub fn get(&self, num: usize) -> Result<i32> {
         self.check_num(num)?;
@@ -463,6 +472,9 @@ impl SemaphoreSet {
     /// [`Error::LimitExceeded`] over [`SEM_VALUE_MAX`], checked before the
     /// call; [`Error::InvalidArgument`] for a negative value or an index out
     /// of range; [`Error::Removed`] when the set is gone.
+    ///
+    /// # References
+    /// [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html)
     #[doc(alias = "SETVAL")]
     pub fn set(&self, num: usize, value: i32) -> Result<()> {
         self.check_num(num)?;
@@ -474,6 +486,9 @@ impl SemaphoreSet {
     ///
     /// # Errors
     /// [`Error::Removed`] when the set is gone.
+    ///
+    /// # References
+    /// [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html)
     #[doc(alias = "GETALL")]
     pub fn get_all(&self) -> Result<Vec<u16>> {
         let mut v = vec![0u16; self.count];
@@ -487,6 +502,9 @@ impl SemaphoreSet {
     /// [`Error::InvalidArgument`] when the number of values differs from
     /// the count; [`Error::LimitExceeded`] for a value over
     /// [`SEM_VALUE_MAX`]; [`Error::Removed`] when the set is gone.
+    ///
+    /// # References
+    /// [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html)
     #[doc(alias = "SETALL")]
     pub fn set_all(&self, values: &[i32]) -> Result<()> {
         if values.len() != self.count {
@@ -510,6 +528,9 @@ impl SemaphoreSet {
     ///
     /// # Errors
     /// As [`SemaphoreSet::get`].
+    ///
+    /// # References
+    /// [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html)
     #[doc(alias = "GETPID")]
     pub fn last_pid(&self, num: usize) -> Result<u32> {
         self.check_num(num)?;
@@ -522,6 +543,9 @@ impl SemaphoreSet {
     ///
     /// # Errors
     /// As [`SemaphoreSet::get`].
+    ///
+    /// # References
+    /// [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html)
     #[doc(alias = "GETNCNT")]
     pub fn waiting(&self, num: usize) -> Result<u32> {
         self.check_num(num)?;
@@ -534,6 +558,9 @@ impl SemaphoreSet {
     ///
     /// # Errors
     /// [`Error::Removed`] when the set is gone.
+    ///
+    /// # References
+    /// [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html)
     #[doc(alias = "IPC_STAT")]
     pub fn stat(&self) -> Result<Stat> {
         let st = sys::sem_stat(self.id).map_err(|e| self.err("semctl(IPC_STAT)", e))?;
@@ -598,6 +625,9 @@ impl SemaphoreSet {
     /// - [`Error::InvalidArgument`]: no operations or an index out of range.
     /// - [`Error::LimitExceeded`]: more operations than SEMOPM, or a result
     ///   over [`SEM_VALUE_MAX`] (`ERANGE`).
+    ///
+    /// # References
+    /// [semop(2)](https://man7.org/linux/man-pages/man2/semop.2.html)
     #[doc(alias = "semop")]
     pub fn op(&self, ops: &[SemOp]) -> Result<()> {
         self.op_deadline(ops, Deadline::NEVER).map(drop)
@@ -608,6 +638,9 @@ impl SemaphoreSet {
     ///
     /// # Errors
     /// As [`SemaphoreSet::op`].
+    ///
+    /// # References
+    /// [semop(2)](https://man7.org/linux/man-pages/man2/semop.2.html)
     #[doc(alias = "IPC_NOWAIT")]
     pub fn try_op(&self, ops: &[SemOp]) -> Result<bool> {
         self.op_deadline(ops, Deadline::now())
@@ -619,6 +652,9 @@ impl SemaphoreSet {
     /// # Errors
     /// [`Error::TimedOut`] when the time ran out (nothing was applied);
     /// otherwise as [`SemaphoreSet::op`].
+    ///
+    /// # References
+    /// [semop(2)](https://man7.org/linux/man-pages/man2/semop.2.html)
     #[doc(alias = "semtimedop")]
     pub fn op_timeout(&self, ops: &[SemOp], timeout: Duration) -> Result<()> {
         // A zero timeout would turn into IPC_NOWAIT; that is the same thing.
@@ -684,6 +720,9 @@ impl SemaphoreSet {
     /// # Errors
     /// [`Error::PermissionDenied`] when neither owner nor creator;
     /// [`Error::Removed`] when already gone.
+    ///
+    /// # References
+    /// [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html)
     #[doc(alias = "IPC_RMID")]
     pub fn remove(&mut self) -> Result<()> {
         self.owner = false;
