@@ -231,3 +231,19 @@ fn signals_neither_cut_a_timed_wait_short_nor_break_a_blocking_one() {
     set.post(0).unwrap();
     assert!(waiter.join().unwrap().is_ok());
 }
+
+#[test]
+fn a_set_removed_with_ipcrm_is_removed_for_its_users() {
+    let set = private_set(&[1]);
+    let out = std::process::Command::new("ipcrm")
+        .args(["-s", &set.id().to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(matches!(set.get(0), Err(Error::Removed { .. })));
+    assert!(matches!(set.wait(0), Err(Error::Removed { .. })));
+}
