@@ -285,7 +285,7 @@ impl SemaphoreSetBuilder {
         }
         // Mark the set initialised: a semop that changes nothing sets
         // sem_otime, which openers racing with this creation wait for.
-        sys::semop(id, &[(0, 1, 0), (0, -1, 0)], Deadline::now())
+        sys::semop(id, [(0, 1, 0), (0, -1, 0)].into_iter(), Deadline::now())
             .map_err(|e| set.err("semop", e))?;
         Ok(set)
     }
@@ -318,6 +318,16 @@ impl SemaphoreSetBuilder {
             owner: false,
         })
     }
+}
+
+/// SEMOPM (most operations per `semop`), read once from `/proc/sys/kernel/sem`.
+fn semopm() -> Result<u64> {
+    static SEMOPM: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    if let Some(v) = SEMOPM.get() {
+        return Ok(*v);
+    }
+    let [_, _, v, _] = crate::limits::read_sem()?;
+    Ok(*SEMOPM.get_or_init(|| v))
 }
 
 fn check_value(object: &str, v: i32) -> Result<()> {
@@ -573,14 +583,14 @@ impl SemaphoreSet {
         })
     }
 
-    fn check_ops(&self, ops: &[SemOp]) -> Result<Vec<sys::RawOp>> {
+    fn check_ops(&self, ops: &[SemOp]) -> Result<()> {
         if ops.is_empty() {
             return Err(Error::InvalidArgument {
                 object: self.object(),
                 reason: "semop needs at least one operation".into(),
             });
         }
-        let [_, _, semopm, _] = crate::limits::read_sem()?;
+        let semopm = semopm()?;
         if ops.len() as u64 > semopm {
             return Err(Error::LimitExceeded {
                 object: self.object(),
@@ -591,18 +601,19 @@ impl SemaphoreSet {
                 source_path: "/proc/sys/kernel/sem (field 3)".into(),
             });
         }
-        ops.iter()
-            .map(|op| {
-                self.check_num(op.num as usize)?;
-                let flg = if op.undo { libc::SEM_UNDO as i16 } else { 0 };
-                Ok((op.num, op.delta, flg))
-            })
-            .collect()
+        for op in ops {
+            self.check_num(op.num as usize)?;
+        }
+        Ok(())
     }
 
     fn op_deadline(&self, ops: &[SemOp], deadline: Deadline) -> Result<bool> {
-        let raw = self.check_ops(ops)?;
-        match sys::semop(self.id, &raw, deadline) {
+        self.check_ops(ops)?;
+        let raw = ops.iter().map(|op| {
+            let flg = if op.undo { libc::SEM_UNDO as i16 } else { 0 };
+            (op.num, op.delta, flg)
+        });
+        match sys::semop(self.id, raw, deadline) {
             Ok(sys::OpOutcome::Done) => Ok(true),
             Ok(sys::OpOutcome::WouldBlock) => Ok(false),
             Err(e) if e.raw_os_error() == Some(libc::ERANGE) => Err(Error::LimitExceeded {

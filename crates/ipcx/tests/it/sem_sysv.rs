@@ -247,3 +247,18 @@ fn a_set_removed_with_ipcrm_is_removed_for_its_users() {
     assert!(matches!(set.get(0), Err(Error::Removed { .. })));
     assert!(matches!(set.wait(0), Err(Error::Removed { .. })));
 }
+
+#[test]
+fn operation_lists_are_checked_against_semopm_and_long_lists_work() {
+    let set = private_set(&[0; 12]);
+    // Twelve operations in one atomic call.
+    let ops: Vec<SemOp> = (0..12).map(SemOp::post).collect();
+    set.op(&ops).unwrap();
+    assert_eq!(set.get_all().unwrap(), vec![1; 12]);
+    let [_, _, semopm, _] = ipcx::limits::read_sem().unwrap();
+    let too_many = vec![SemOp::wait_zero(0); semopm as usize + 1];
+    let err = set.op(&too_many).unwrap_err();
+    assert!(matches!(err, Error::LimitExceeded { .. }), "{err}");
+    assert!(err.to_string().contains("/proc/sys/kernel/sem"), "{err}");
+    assert!(matches!(set.op(&[]), Err(Error::InvalidArgument { .. })));
+}
