@@ -5,3 +5,5 @@
 //! comment naming the invariant it relies on.
 
 pub(crate) mod mman;
+pub(crate) mod mqueue;
+pub(crate) mod msg;
