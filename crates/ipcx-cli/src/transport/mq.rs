@@ -31,6 +31,9 @@ use ipcx::Endpoint;
 
 use crate::cli::{RecvArgs, SendArgs};
 
+/// Sends one message body.
+type Sink = dyn FnMut(&[u8]) -> anyhow::Result<()>;
+
 /// Sends stdin or `--message` to the endpoint.
 pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
     let creation = if args.create {
@@ -39,7 +42,7 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
         CreationMode::Open
     };
     let mode = args.mode.unwrap_or(0o600);
-    let mut sink: Box<dyn FnMut(&[u8]) -> anyhow::Result<()>> = match endpoint {
+    let mut sink: Box<Sink> = match endpoint {
         Endpoint::PosixMq {
             name,
             capacity,
@@ -74,7 +77,9 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
                 ),
             };
             let key = key.resolve()?;
-            let mut q = sysv::MessageQueue::builder(key).mode(mode).build(creation)?;
+            let mut q = sysv::MessageQueue::builder(key)
+                .mode(mode)
+                .build(creation)?;
             q.keep();
             let timeout = args.timeout;
             Box::new(move |body| {
@@ -110,14 +115,12 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
             Some(m) => Box::new(io::Cursor::new(m.clone().into_bytes())),
             None => Box::new(io::stdin().lock()),
         };
-        let mut sent = 0;
-        for line in text.split(b'\n') {
-            if sent >= limit {
-                break;
-            }
+        for line in text
+            .split(b'\n')
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        {
             let line = line.context("reading stdin")?;
             send_one(&line)?;
-            sent += 1;
         }
     } else {
         let body = match &args.message {
@@ -179,7 +182,9 @@ pub fn recv(endpoint: &Endpoint, args: &RecvArgs) -> anyhow::Result<()> {
         }
         Endpoint::SysvMq { key, mtype } => {
             let key = key.resolve()?;
-            let mut q = sysv::MessageQueue::builder(key).mode(mode).build(creation)?;
+            let mut q = sysv::MessageQueue::builder(key)
+                .mode(mode)
+                .build(creation)?;
             if args.keep {
                 q.keep();
             }

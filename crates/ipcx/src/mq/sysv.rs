@@ -24,10 +24,10 @@
 //! # Timed operations
 //! System V has no timed `msgsnd`/`msgrcv`. The `*_timeout` forms retry with
 //! `IPC_NOWAIT`, sleeping between attempts with an exponential backoff from
-//! 50 µs up to 5 ms (never past the deadline). They honour the timeout without
+//! 50 µs up to 2 ms (never past the deadline). They honour the timeout without
 //! spinning a core and without touching signal dispositions; the price is
 //! latency: a message arriving during a sleep is picked up at the end of it,
-//! up to 5 ms late once the wait has lasted a few milliseconds. Calls without a
+//! up to 2 ms late once the wait has lasted a few milliseconds. Calls without a
 //! timeout block in the kernel and wake at once.
 //!
 //! # Removal
@@ -55,7 +55,7 @@ use crate::sys::msg as sys;
 /// First sleep of the timed forms' backoff.
 const BACKOFF_MIN: Duration = Duration::from_micros(50);
 /// Longest sleep of the timed forms' backoff: the worst added wake-up latency.
-const BACKOFF_MAX: Duration = Duration::from_millis(5);
+const BACKOFF_MAX: Duration = Duration::from_millis(2);
 
 /// Which message `msgrcv` takes (its `msgtyp` argument).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -400,7 +400,7 @@ impl MessageQueue {
     }
 
     fn check_send(&self, mtype: i64, data: &[u8]) -> Result<()> {
-        if mtype < 1 || mtype > i64::from(libc::c_long::MAX) {
+        if mtype < 1 || libc::c_long::try_from(mtype).is_err() {
             return Err(Error::InvalidArgument {
                 object: self.object.clone(),
                 reason: format!(
@@ -533,7 +533,7 @@ impl MessageQueue {
 
     /// Receives a message, waiting at most `timeout` (see the module docs:
     /// retries with `IPC_NOWAIT` and a bounded backoff, so a message may be
-    /// picked up up to 5 ms after it arrives).
+    /// picked up up to 2 ms after it arrives).
     ///
     /// # Errors
     /// [`Error::TimedOut`] when no message matched in time; else as

@@ -101,6 +101,8 @@ pub(crate) fn msgrcv(id: i32, out: &mut [u8], msgtyp: i64, flags: i32) -> io::Re
             return Err(last_error());
         }
         let n = n as usize;
+        // c_long is i32 on 32-bit targets, where this converts.
+        #[allow(clippy::useless_conversion)]
         let mtype = i64::from(buf[0]);
         let bytes: &mut [u8] = bytemuck_bytes_mut(buf);
         out[..n].copy_from_slice(&bytes[HEADER..HEADER + n]);
