@@ -417,3 +417,70 @@ fn hundred_thousand_messages_between_two_processes() {
     assert!(child.0.wait().unwrap().success());
     assert_eq!(q.stat().unwrap().messages, 0);
 }
+
+/// Builds this crate's examples (the test binary may have been built alone)
+/// and returns their directory.
+fn examples_dir(names: &[&str]) -> std::path::PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--quiet", "-p", "ipcx"]);
+    for n in names {
+        cmd.args(["--example", n]);
+    }
+    assert!(cmd.status().unwrap().success(), "building the examples");
+    // target/debug/deps/it-HASH → target/debug/examples
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().join("examples")
+}
+
+/// Removes the queue of `key` when dropped, if it is still there.
+struct RemoveKey(Key);
+
+impl Drop for RemoveKey {
+    fn drop(&mut self) {
+        if let Ok(q) = MessageQueue::builder(self.0).open() {
+            let _ = q.remove();
+        }
+    }
+}
+
+#[test]
+fn rust_examples_interoperate_with_the_seed_c_programs() {
+    let examples = examples_dir(&["mq_sender", "mq_receiver"]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("progfile"), b"").unwrap();
+    let key = Key::from_path(dir.path().join("progfile"), 65).unwrap();
+    let _cleanup = RemoveKey(key);
+    let c_sender = crate::util::seed_c(dir.path(), "mq_sender");
+    let c_receiver = crate::util::seed_c(dir.path(), "mq_receiver");
+    let run = |prog: &std::path::Path| {
+        let out = Command::new(prog).current_dir(dir.path()).output().unwrap();
+        assert!(out.status.success(), "{}: {out:?}", prog.display());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // C sender, Rust receiver.
+    assert_eq!(run(&c_sender), "Message Sent!\n");
+    assert_eq!(
+        run(&examples.join("mq_receiver")),
+        "Received: Hello Message Queue!\n"
+    );
+    assert!(matches!(
+        MessageQueue::builder(key).open(),
+        Err(Error::NotFound { .. })
+    ));
+    // Rust sender, C receiver.
+    assert_eq!(run(&examples.join("mq_sender")), "Message Sent!\n");
+    assert_eq!(run(&c_receiver), "Received: Hello Message Queue!\n");
+    assert!(matches!(
+        MessageQueue::builder(key).open(),
+        Err(Error::NotFound { .. })
+    ));
+    // Without progfile the Rust programs name it instead of using key -1.
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new(examples.join("mq_sender"))
+        .current_dir(empty.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("progfile"));
+}
