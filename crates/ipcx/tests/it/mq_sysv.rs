@@ -251,9 +251,11 @@ fn timed_receive_gets_a_message_sent_while_it_waits() {
 fn removal_wakes_a_blocked_receiver_with_removed() {
     for timed in [false, true] {
         let q = MessageQueue::builder(Key::PRIVATE).create().unwrap();
-        let id = q.id();
+        // Opened before the thread starts, so that it waits on this queue
+        // whether it starts before or after the removal.
+        let q2 = MessageQueue::open_id(q.id()).unwrap();
         let receiver = std::thread::spawn(move || {
-            let q = MessageQueue::open_id(id).unwrap();
+            let q = q2;
             let mut buf = [0u8; 8];
             if timed {
                 q.recv_timeout(TypeSelector::Any, &mut buf, Duration::from_secs(30))
@@ -261,7 +263,7 @@ fn removal_wakes_a_blocked_receiver_with_removed() {
                 q.recv(TypeSelector::Any, &mut buf)
             }
         });
-        // Let the receiver start waiting (the result is the same if it has not).
+        // Let the receiver start waiting (it gets Removed either way).
         std::thread::sleep(Duration::from_millis(50));
         q.remove().unwrap();
         let got = crate::mq_common::join_within(receiver, Duration::from_secs(20));
