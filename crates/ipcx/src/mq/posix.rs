@@ -2,7 +2,7 @@
 //! `mq_getattr`, `mq_unlink`.
 //!
 //! A queue is named `/NAME` (checked by
-//! [`validate_posix_name`](crate::key::validate_posix_name)), holds at most
+//! [`validate_posix_name`]), holds at most
 //! `capacity` messages (`mq_maxmsg`) of at most `msgsize` bytes
 //! (`mq_msgsize`), and hands out the oldest message of the highest priority
 //! first. On Linux the queue descriptor is a file descriptor: the handle
@@ -26,7 +26,7 @@
 //! # Limits
 //! Without `CAP_SYS_RESOURCE` a new queue's capacity is bounded by
 //! `/proc/sys/fs/mqueue/msg_max` and its message size by `msgsize_max`; with
-//! it (see [`has_cap_sys_resource`](crate::mq::has_cap_sys_resource)) by the
+//! it (see [`has_cap_sys_resource`]) by the
 //! kernel's hard limits [`HARD_MSGMAX`] and [`HARD_MSGSIZEMAX`]. Every user's
 //! queues together may charge at most `RLIMIT_MSGQUEUE` bytes, privileged or
 //! not; a queue charges about `capacity × (msgsize + 96)` bytes (see
