@@ -54,6 +54,8 @@ use crate::sys::msg as sys;
 
 /// First sleep of the timed forms' backoff.
 const BACKOFF_MIN: Duration = Duration::from_micros(50);
+/// `MSG_COPY` (Linux): copy the message at index `msgtyp` without removing it.
+const MSG_COPY: i32 = 0o40000;
 /// Longest sleep of the timed forms' backoff: the worst added wake-up latency.
 const BACKOFF_MAX: Duration = Duration::from_millis(2);
 
@@ -508,9 +510,10 @@ impl MessageQueue {
     /// take it cut short instead.
     ///
     /// # Errors
-    /// - [`Error::BufferTooSmall`]: the message is longer than `buf` (the
-    ///   kernel does not say by how much: `needed` is `buf.len() + 1`, "at
-    ///   least"); the message stays queued.
+    /// - [`Error::BufferTooSmall`]: the message is longer than `buf`; the
+    ///   message stays queued. `needed` is its length, learned with
+    ///   `MSG_COPY` where the kernel has it (`CONFIG_CHECKPOINT_RESTORE`),
+    ///   else `buf.len() + 1` ("at least").
     /// - [`Error::InvalidArgument`]: a selector bound of 0 or less.
     /// - [`Error::Removed`]: the queue was removed, also while waiting.
     /// - [`Error::PermissionDenied`]: no read permission.
@@ -619,11 +622,12 @@ impl MessageQueue {
                         sleep_backoff(&mut backoff, deadline);
                     }
                     Some(libc::E2BIG) => {
+                        let needed = self.peek_len(msgtyp).unwrap_or(0).max(buf.len() + 1);
                         return Err(Error::BufferTooSmall {
                             object: self.object.clone(),
-                            needed: buf.len() + 1,
+                            needed,
                             capacity: buf.len(),
-                        })
+                        });
                     }
                     // EIDRM while waiting; EINVAL once the id names no queue.
                     Some(libc::EIDRM) | Some(libc::EINVAL) => return Err(self.removed("msgrcv")),
@@ -631,6 +635,31 @@ impl MessageQueue {
                 },
             }
         }
+    }
+
+    /// The length of the message `msgtyp` selects, learned without taking it
+    /// (`MSG_COPY` copies the message at an index; needs a kernel with
+    /// `CONFIG_CHECKPOINT_RESTORE`). `None` when it cannot be learned.
+    fn peek_len(&self, msgtyp: i64) -> Option<usize> {
+        // Scanning is for error reports only: bound the work.
+        const MAX_SCAN: u64 = 4096;
+        let st = self.stat().ok()?;
+        // Every queued message fitted in msg_qbytes when it was sent.
+        let mut scratch = vec![0u8; usize::try_from(st.max_bytes.min(64 << 20)).ok()?];
+        let flags = libc::IPC_NOWAIT | MSG_COPY;
+        let mut best: Option<(i64, usize)> = None;
+        for index in 0..st.messages.min(MAX_SCAN) {
+            let (len, mtype) = sys::msgrcv(self.id, &mut scratch, index as i64, flags).ok()?;
+            match msgtyp {
+                0 => return Some(len),
+                n if n > 0 && mtype == n => return Some(len),
+                n if n < 0 && mtype <= -n && best.is_none_or(|(t, _)| mtype < t) => {
+                    best = Some((mtype, len));
+                }
+                _ => {}
+            }
+        }
+        best.map(|(_, len)| len)
     }
 
     /// `msgctl(IPC_STAT)`—the queue's state: messages and bytes queued, size,
