@@ -4,4 +4,5 @@ mod util;
 
 mod endpoint;
 mod lock;
+mod mq;
 mod shm;

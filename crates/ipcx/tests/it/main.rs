@@ -3,6 +3,9 @@
 
 mod child;
 mod memfd;
+mod mq_common;
+mod mq_posix;
+mod mq_sysv;
 mod sem_posix;
 mod sem_sysv;
 mod shm_posix;
