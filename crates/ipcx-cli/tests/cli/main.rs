@@ -4,4 +4,7 @@ mod util;
 
 mod endpoint;
 mod fifo;
+mod lock;
+mod mq;
+mod shm;
 mod tour;
