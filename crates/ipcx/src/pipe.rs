@@ -316,6 +316,10 @@ fn dup(fd: BorrowedFd<'_>, object: &dyn Fn() -> String) -> Result<OwnedFd> {
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] for a negative `child_fd`.
+///
+/// # References
+/// [dup2(2)](https://man7.org/linux/man-pages/man2/dup2.2.html),
+/// [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html)
 pub fn inherit_as(cmd: &mut Command, fd: impl Into<OwnedFd>, child_fd: RawFd) -> Result<()> {
     if child_fd < 0 {
         return Err(Error::InvalidArgument {
@@ -528,6 +532,10 @@ impl PipeWriter {
     /// # Errors
     /// As [`write_message`](Self::write_message), plus [`Error::Full`] when
     /// the pipe has no room for the whole message now (nothing is written).
+    ///
+    /// # References
+    /// [write(2)](https://man7.org/linux/man-pages/man2/write.2.html),
+    /// [pipe(7)](https://man7.org/linux/man-pages/man7/pipe.7.html) (`PIPE_BUF`)
     pub fn try_write_message(&self, msg: &[u8]) -> Result<()> {
         write_message_fd(
             self.fd.as_fd(),
@@ -545,6 +553,10 @@ impl PipeWriter {
     /// As [`write_message`](Self::write_message), plus [`Error::TimedOut`]
     /// when the reader did not make room within `timeout` (nothing is
     /// written).
+    ///
+    /// # References
+    /// [write(2)](https://man7.org/linux/man-pages/man2/write.2.html),
+    /// [poll(2)](https://man7.org/linux/man-pages/man2/poll.2.html)
     pub fn write_message_timeout(&self, msg: &[u8], timeout: Duration) -> Result<()> {
         write_message_fd(
             self.fd.as_fd(),
@@ -582,6 +594,10 @@ impl PipeWriter {
     /// [`Error::TimedOut`] when no room appeared within `timeout`;
     /// [`Error::Disconnected`] when no reader is left; [`Error::Io`] for
     /// other errors.
+    ///
+    /// # References
+    /// [write(2)](https://man7.org/linux/man-pages/man2/write.2.html),
+    /// [poll(2)](https://man7.org/linux/man-pages/man2/poll.2.html)
     pub fn write_timeout(&self, buf: &[u8], timeout: Duration) -> Result<usize> {
         write_fd(
             self.fd.as_fd(),
@@ -597,6 +613,9 @@ impl PipeWriter {
     ///
     /// # Errors
     /// As [`PipeReader::capacity`].
+    ///
+    /// # References
+    /// [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html)
     #[doc(alias = "F_GETPIPE_SZ")]
     pub fn capacity(&self) -> Result<usize> {
         capacity_fd(self.fd.as_fd(), &|| self.object())
@@ -607,6 +626,9 @@ impl PipeWriter {
     ///
     /// # Errors
     /// As [`PipeReader::set_capacity`].
+    ///
+    /// # References
+    /// [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html)
     #[doc(alias = "F_SETPIPE_SZ")]
     pub fn set_capacity(&self, bytes: usize) -> Result<usize> {
         set_capacity_fd(self.fd.as_fd(), bytes, &|| self.object())
@@ -616,6 +638,9 @@ impl PipeWriter {
     ///
     /// # Errors
     /// [`Error::Io`] when out of file descriptors.
+    ///
+    /// # References
+    /// [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html)
     pub fn try_clone(&self) -> Result<PipeWriter> {
         Ok(PipeWriter {
             fd: dup(self.fd.as_fd(), &|| self.object())?,
@@ -627,6 +652,10 @@ impl PipeWriter {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a negative `child_fd`.
+    ///
+    /// # References
+    /// [dup2(2)](https://man7.org/linux/man-pages/man2/dup2.2.html),
+    /// [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html)
     pub fn inherit_as(self, cmd: &mut Command, child_fd: RawFd) -> Result<()> {
         inherit_as(cmd, self, child_fd)
     }
