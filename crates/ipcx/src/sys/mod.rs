@@ -5,3 +5,4 @@
 //! comment naming the invariant it relies on.
 
 pub(crate) mod mman;
+pub(crate) mod socket;
