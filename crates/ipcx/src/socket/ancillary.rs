@@ -53,6 +53,9 @@ use rustix::net::{
 use super::{recv_error, send_error, too_small, wait_ready, Dir, Wait};
 use crate::error::{Error, Result};
 
+/// Bytes of a `cmsghdr` (`CMSG_LEN(0)`) on this platform.
+const HEADER_LEN: usize = std::mem::size_of::<libc::cmsghdr>();
+
 /// The most descriptors one message can carry on Linux (`SCM_MAX_FD`).
 pub const SCM_MAX_FD: usize = 253;
 
@@ -226,10 +229,16 @@ pub(crate) fn recvmsg_fds(
         wait = Wait::Block;
     }
     let max_fds = max_fds.min(SCM_MAX_FD);
-    let mut space =
-        vec![MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(max_fds.max(1)))];
+    // Room for exactly `max_fds` descriptors: the kernel installs as many as
+    // `msg_controllen` holds (`CMSG_LEN`, not the padded `CMSG_SPACE`, which
+    // would fit one more for an odd count), so the buffer handed over starts
+    // aligned and is cut to that length.
+    let control_len = HEADER_LEN + max_fds.max(1) * std::mem::size_of::<i32>();
+    let align = std::mem::align_of::<usize>();
+    let mut space = vec![MaybeUninit::<u8>::uninit(); control_len + align];
+    let offset = space.as_ptr().align_offset(align).min(align);
     loop {
-        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let mut control = RecvAncillaryBuffer::new(&mut space[offset..offset + control_len]);
         let res = rustix::net::recvmsg(
             fd,
             &mut [IoSliceMut::new(buf)],
