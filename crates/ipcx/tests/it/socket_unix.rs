@@ -312,13 +312,13 @@ fn every_socket_is_close_on_exec() {
     let sc = UnixSeqPacket::connect(&saddr).unwrap();
     assert_cloexec(&sl, "a seqpacket listener");
     assert_cloexec(&sc, "a seqpacket socket");
-    assert_cloexec(&sl.accept_timeout(WAIT).unwrap(), "an accepted seqpacket");
-    assert_cloexec(&UnixDatagram::unbound().unwrap(), "a datagram socket");
+    assert_cloexec(sl.accept_timeout(WAIT).unwrap(), "an accepted seqpacket");
+    assert_cloexec(UnixDatagram::unbound().unwrap(), "a datagram socket");
     let t = ipcx::socket::tcp::TcpListener::bind("127.0.0.1:0").unwrap();
     let tc = ipcx::socket::tcp::TcpStream::connect(t.local_addr()).unwrap();
     assert_cloexec(&t, "a TCP listener");
     assert_cloexec(&tc, "a TCP stream");
-    assert_cloexec(&t.accept_timeout(WAIT).unwrap(), "an accepted TCP stream");
+    assert_cloexec(t.accept_timeout(WAIT).unwrap(), "an accepted TCP stream");
     let u = ipcx::socket::udp::UdpSocket::bind("127.0.0.1:0").unwrap();
     assert_cloexec(&u, "a UDP socket");
 }
