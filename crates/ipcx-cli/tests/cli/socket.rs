@@ -113,13 +113,22 @@ impl Drop for Bg {
     }
 }
 
-/// `ipcx serve ARGS…`, started and read up to its `listening on` line.
+/// `ipcx serve ARGS…`, started and read up to its `listening on` line. A
+/// fixed port another program holds is retried for a while.
 fn serve(args: &[&str]) -> (Bg, String) {
-    let (bg, line) = Bg::spawn_lined(ipcx_std().arg("serve").args(args), "ipcx serve", true);
-    if line.is_empty() {
+    let start = Instant::now();
+    let (bg, line) = loop {
+        let (bg, line) = Bg::spawn_lined(ipcx_std().arg("serve").args(args), "ipcx serve", true);
+        if !line.is_empty() {
+            break (bg, line);
+        }
         let (_, _, err) = bg.finish();
+        if err.contains("address in use") && start.elapsed() < Duration::from_secs(120) {
+            std::thread::sleep(Duration::from_millis(200));
+            continue;
+        }
         panic!("ipcx serve {args:?} did not start: {err}");
-    }
+    };
     let endpoint = line
         .trim()
         .strip_prefix("listening on ")
@@ -136,20 +145,29 @@ fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
     }
 }
 
+/// Waits until a Unix socket at `name` (a path, or `@NAME`) listens: the
+/// file appears at bind(2), a moment before listen(2), so its presence is
+/// not enough. Read from /proc/net/unix (flag `__SO_ACCEPTCON`).
+fn wait_unix_listening(name: &str) {
+    wait_until(&format!("{name} to listen"), || unix_listening(name));
+}
+
+fn unix_listening(name: &str) -> bool {
+    std::fs::read_to_string("/proc/net/unix")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 7 && f[7] == name && f[3] == "00010000"
+        })
+}
+
 fn wait_socket_file(path: &Path) {
-    wait_until(&format!("{}", path.display()), || {
-        ipcx::socket::unix::is_socket_file(path)
-    });
+    wait_unix_listening(&path.to_string_lossy());
 }
 
 fn wait_abstract(name: &str) {
-    let want = format!("@{name}");
-    wait_until(&want, || {
-        std::fs::read_to_string("/proc/net/unix")
-            .unwrap_or_default()
-            .lines()
-            .any(|l| l.split_whitespace().nth(7) == Some(want.as_str()))
-    });
+    wait_unix_listening(&format!("@{name}"));
 }
 
 /// Whether something listens on TCP `port`, from /proc/net/tcp{,6} (no probe
@@ -559,13 +577,7 @@ fn datagram_seqpacket_and_udp_keep_one_message_per_send() {
         ),
         (
             format!("unix-seqpacket:@{seq}"),
-            Box::new(|| {
-                let want = format!("@{seq}");
-                std::fs::read_to_string("/proc/net/unix")
-                    .unwrap_or_default()
-                    .lines()
-                    .any(|l| l.split_whitespace().nth(7) == Some(want.as_str()))
-            }),
+            Box::new(|| unix_listening(&format!("@{seq}"))),
         ),
         (
             format!("udp:127.0.0.1:{port}"),

@@ -250,7 +250,17 @@ fn the_seed_tcp_client_reads_an_ipcx_server() {
     let _lock = lock_port_8080();
     let dir = tempfile::tempdir().unwrap();
     let client = crate::util::seed_c(dir.path(), "tcp_client");
-    let l = TcpListener::bind("127.0.0.1:8080").unwrap();
+    // Another program may hold the port for a while: retry.
+    let start = Instant::now();
+    let l = loop {
+        match TcpListener::bind("127.0.0.1:8080") {
+            Ok(l) => break l,
+            Err(Error::AddrInUse { .. }) if start.elapsed() < Duration::from_secs(120) => {
+                std::thread::sleep(Duration::from_millis(200))
+            }
+            Err(e) => panic!("binding 127.0.0.1:8080: {e}"),
+        }
+    };
     let child = Command::new(client).stdout(Stdio::piped()).spawn().unwrap();
     let s = l.accept_timeout(WAIT).unwrap();
     s.send_all(b"Hello Client!").unwrap();
