@@ -131,6 +131,9 @@ pub struct RecvArgs {
     /// Stream sockets: connect to a server instead of listening.
     #[arg(long)]
     pub connect: bool,
+    /// sysvmq: print each body whole; by default a body is cut at its first NUL byte, as C peers send NUL-terminated text in fixed-size bodies.
+    #[arg(long)]
+    pub raw: bool,
 }
 
 /// `ipcx serve`.
@@ -234,7 +237,7 @@ pub struct LimitsArgs {
 /// `ipcx lock`.
 #[derive(Debug, Args)]
 pub struct LockArgs {
-    /// The lock's name (a POSIX name; a leading '/' is added if missing).
+    /// The lock's name (one leading '/' allowed, no other slash); the lock lives in the POSIX shared memory object /ipcx-lock.NAME.
     pub name: String,
     /// Give up if the lock is not acquired within this time.
     #[arg(long, value_parser = parse_duration)]

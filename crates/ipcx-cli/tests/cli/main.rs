@@ -3,4 +3,7 @@
 mod util;
 
 mod endpoint;
+mod lock;
+mod mq;
+mod shm;
 mod socket;

@@ -5,4 +5,9 @@
 //! comment naming the invariant it relies on.
 
 pub(crate) mod mman;
+pub(crate) mod mqueue;
+pub(crate) mod msg;
+pub(crate) mod pthread;
+pub(crate) mod sem;
+pub(crate) mod shm;
 pub(crate) mod socket;
