@@ -1001,3 +1001,29 @@ fn tcp_crosses_a_veth_link_between_two_network_namespaces() {
     let list = String::from_utf8_lossy(&list.stdout);
     assert!(!list.contains(&a) && !list.contains(&b), "{list}");
 }
+
+#[test]
+fn send_listens_and_recv_connects_when_asked() {
+    for scheme in ["unix", "unix-seqpacket"] {
+        let name = unique("ipcx-cli-listen");
+        let endpoint = format!("{scheme}:@{name}");
+        let tx = Bg::spawn(
+            ipcx_std().args(["send", &endpoint, "--listen", "-m", "from the listener"]),
+            "ipcx send --listen",
+        );
+        wait_abstract(&name);
+        let out = ipcx()
+            .args(["recv", &endpoint, "--connect", "--timeout", "20s"])
+            .timeout(WAIT)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{endpoint}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.stdout, b"from the listener", "{endpoint}");
+        let (status, _, err) = tx.finish();
+        assert!(status.success(), "{endpoint}: {err}");
+    }
+}
