@@ -7,4 +7,5 @@ mod fifo;
 mod lock;
 mod mq;
 mod shm;
+mod socket;
 mod tour;

@@ -11,6 +11,9 @@ mod sem_sysv;
 mod shm_posix;
 mod shm_sysv;
 mod signals;
+mod socket_fd;
+mod socket_inet;
+mod socket_unix;
 mod sync;
 mod util;
 
