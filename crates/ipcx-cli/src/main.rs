@@ -1,10 +1,17 @@
 //! `ipcx`: run the seed's IPC scenarios, move data through any mechanism,
 //! benchmark them, and list and remove IPC objects.
 //!
-//! Exit status: 0 on success (also when stdout is closed early, like `cat`),
-//! 1 on any error, printed as one line on stderr; `ipcx lock` returns the
-//! command's status.
+//! # Exit status
+//! - 0: success, also when stdout is closed early (like `cat`, e.g.
+//!   `ipcx recv … | head -c 10`).
+//! - 1: any error, printed as one line on stderr (`ipcx: …`).
+//! - 128 + N: ended by signal N: 130 for `SIGINT` (Ctrl-C), 143 for
+//!   `SIGTERM`, 129 for `SIGHUP`. Before exiting, whatever this command
+//!   created and would have removed (a FIFO or a message queue made by
+//!   `--create`) is removed; see [`cleanup`].
+//! - `ipcx lock … -- CMD` returns CMD's status.
 
+mod cleanup;
 mod cli;
 mod cmd;
 mod io_util;
@@ -15,6 +22,10 @@ use clap::Parser;
 
 fn main() {
     let cli = cli::Cli::parse();
+    if let Err(err) = cleanup::install() {
+        eprintln!("ipcx: {}", one_line(&err));
+        std::process::exit(1);
+    }
     let result = match cli.command {
         cli::Command::Tour(a) => cmd::tour::run(a),
         cli::Command::Send(a) => cmd::send::run(a),

@@ -6,8 +6,9 @@
 //! held in memory.
 //!
 //! - `--create`: make the FIFO (mode `--mode`, default 600) if it does not
-//!   exist, and remove it when done unless `--keep`; without it, a missing
-//!   FIFO is an error naming the path.
+//!   exist, and remove it when done unless `--keep`, also when `SIGINT`,
+//!   `SIGTERM` or `SIGHUP` ends the command (see [`crate::cleanup`]);
+//!   without it, a missing FIFO is an error naming the path.
 //! - `--timeout D`: give up when the peer has not opened the FIFO within D,
 //!   or when no data moves for D (recv: nothing arrives; send: the reader
 //!   does not drain the FIFO).
@@ -28,6 +29,7 @@ use ipcx::fifo::{Fifo, FifoReader, FifoWriter};
 use ipcx::pipe::PIPE_BUF;
 use ipcx::Endpoint;
 
+use crate::cleanup;
 use crate::cli::{RecvArgs, SendArgs};
 
 /// Size of one piece of the byte stream.
@@ -40,11 +42,21 @@ fn fifo_path(endpoint: &Endpoint) -> anyhow::Result<&Path> {
     }
 }
 
-/// Makes or finds the FIFO as `--create`, `--mode` and `--keep` say.
-fn establish(path: &Path, create: bool, mode: Option<u32>, keep: bool) -> anyhow::Result<Fifo> {
+/// Makes or finds the FIFO as `--create`, `--mode` and `--keep` say. A
+/// FIFO made here (and not kept) is also removed when a signal ends the
+/// command, as long as the returned guard lives (bind it first, so it
+/// outlives the `Fifo`).
+fn establish(
+    path: &Path,
+    create: bool,
+    mode: Option<u32>,
+    keep: bool,
+) -> anyhow::Result<(Option<cleanup::Guard>, Fifo)> {
     let builder = Fifo::builder(path).mode(mode.unwrap_or(0o600)).keep(keep);
     if create {
-        return Ok(builder.open_or_create()?);
+        let fifo = builder.open_or_create()?;
+        let guard = (fifo.is_owner() && !keep).then(|| cleanup::remove_path_on_signal(path));
+        return Ok((guard, fifo));
     }
     if mode.is_some() || keep {
         bail!("--mode and --keep apply to a FIFO made with --create");
@@ -53,7 +65,7 @@ fn establish(path: &Path, create: bool, mode: Option<u32>, keep: bool) -> anyhow
         Err(e @ ipcx::Error::NotFound { .. }) => {
             bail!("{e}; pass --create to make it")
         }
-        other => Ok(other?),
+        other => Ok((None, other?)),
     }
 }
 
@@ -69,7 +81,7 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
     if args.lines && args.message.is_some() {
         bail!("--lines reads stdin; it cannot be combined with --message");
     }
-    let fifo = establish(path, args.create, args.mode, args.keep)?;
+    let (_cleanup, fifo) = establish(path, args.create, args.mode, args.keep)?;
     let writer = fifo.open_writer(args.timeout)?;
     if let Some(text) = &args.message {
         let mut msg = text.as_bytes().to_vec();
@@ -181,7 +193,7 @@ pub fn recv(endpoint: &Endpoint, args: &RecvArgs) -> anyhow::Result<()> {
     if args.lines || args.connect || args.verbose {
         bail!("--lines, --connect and --verbose do not apply to fifo: endpoints (a byte stream)");
     }
-    let fifo = establish(path, args.create, args.mode, args.keep)?;
+    let (_cleanup, fifo) = establish(path, args.create, args.mode, args.keep)?;
     let mut reader = fifo.open_reader(args.timeout)?;
     copy_out(&mut reader, args.count, args.timeout)?;
     drop(reader);

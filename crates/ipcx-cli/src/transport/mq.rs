@@ -23,6 +23,8 @@
 //! removing it would throw away the messages just sent (the receiver removes
 //! it, as the seed's receiver does, or `ipcrm`); a queue it created but could
 //! not send to is removed again. Created queues get `--mode` (default 600).
+//! A queue that would be removed is also removed when `SIGINT`, `SIGTERM` or
+//! `SIGHUP` ends the command (see [`crate::cleanup`]).
 
 use std::io::{self, BufRead, Read, Write};
 
@@ -30,10 +32,38 @@ use anyhow::Context;
 use ipcx::mq::{posix, sysv, CreationMode};
 use ipcx::Endpoint;
 
+use crate::cleanup;
 use crate::cli::{RecvArgs, SendArgs};
 
 /// Sends one message body.
 type Sink = dyn FnMut(&[u8]) -> anyhow::Result<()>;
+
+/// While the returned guard lives, a signal that ends the command unlinks the
+/// POSIX queue this handle created (none for a queue it only opened).
+fn unlink_on_signal(q: &posix::MessageQueue) -> Option<cleanup::Guard> {
+    let name = q.name().to_owned();
+    q.is_owner().then(|| {
+        cleanup::on_signal(move || {
+            let _ = posix::MessageQueue::unlink_name(&name);
+        })
+    })
+}
+
+/// While the returned guard lives, a signal that ends the command removes
+/// the System V queue this handle created, if its id still names a queue
+/// with the same key.
+fn remove_on_signal(q: &sysv::MessageQueue) -> Option<cleanup::Guard> {
+    let (id, key) = (q.id(), q.key());
+    q.is_owner().then(|| {
+        cleanup::on_signal(move || {
+            if let Ok(q) = sysv::MessageQueue::open_id(id) {
+                if q.key() == key {
+                    let _ = q.remove();
+                }
+            }
+        })
+    })
+}
 
 /// Sends stdin or `--message` to the endpoint.
 pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
@@ -58,6 +88,7 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
                 b = b.msgsize(*s);
             }
             let mut q = b.build(creation)?;
+            let mut cleanup = unlink_on_signal(&q);
             let prio = prio.unwrap_or(0);
             let timeout = args.timeout;
             Box::new(move |body| {
@@ -66,6 +97,7 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
                     None => q.send(body, prio)?,
                 }
                 q.keep();
+                drop(cleanup.take());
                 Ok(())
             })
         }
@@ -171,6 +203,7 @@ pub fn recv(endpoint: &Endpoint, args: &RecvArgs) -> anyhow::Result<()> {
             if args.keep {
                 q.keep();
             }
+            let _cleanup = unlink_on_signal(&q);
             let mut buf = vec![0u8; q.msgsize()];
             for _ in 0..count {
                 let (len, prio) = match args.timeout {
@@ -189,6 +222,7 @@ pub fn recv(endpoint: &Endpoint, args: &RecvArgs) -> anyhow::Result<()> {
             if args.keep {
                 q.keep();
             }
+            let _cleanup = remove_on_signal(&q);
             let selector = sysv::TypeSelector::from_msgtyp(*mtype);
             let size = q
                 .max_message_size()

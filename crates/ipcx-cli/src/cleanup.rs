@@ -1,0 +1,135 @@
+//! Removing what the command made when it is interrupted.
+//!
+//! A named object the command made (a FIFO, a message queue, a socket file,
+//! a shared-memory ring) is removed by its owner's `Drop` on every normal
+//! exit path. Ctrl-C (`SIGINT`), `SIGTERM` and `SIGHUP` would end the
+//! process without running any destructor and leave the object behind; this
+//! registry closes that gap for the binary (the library never changes
+//! signal dispositions).
+//!
+//! A transport registers a removal action right after it made the object,
+//! and keeps the returned [`Guard`] next to the owning value; dropping the
+//! guard (the normal path, where the owner removes the object itself)
+//! unregisters the action:
+//!
+//! ```ignore
+//! let fifo = Fifo::builder(path).create()?;
+//! let _cleanup = cleanup::remove_path_on_signal(path);            // a file
+//! let _cleanup = cleanup::on_signal(move || { let _ = mq_unlink(&name); }); // anything else
+//! ```
+//!
+//! [`install`] (called once by `main`) starts a thread that waits for the
+//! three signals with `signal_hook::iterator::Signals`; on the first one it
+//! runs every registered action, then exits with status 128 + the signal
+//! number (130 for `SIGINT`, 143 for `SIGTERM`, 129 for `SIGHUP`), as a
+//! shell reports a process the signal killed.
+//!
+//! # References
+//! [signal(7)](https://man7.org/linux/man-pages/man7/signal.7.html)
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use anyhow::Context;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+/// A removal action run when the command is interrupted.
+type Action = Box<dyn FnOnce() + Send>;
+
+/// The registered actions, by registration number.
+struct Registry {
+    next: u64,
+    actions: Vec<(u64, Action)>,
+}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    next: 0,
+    actions: Vec::new(),
+});
+
+/// The registry, also after a panic elsewhere held its lock.
+fn registry() -> MutexGuard<'static, Registry> {
+    REGISTRY.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Keeps an action registered; dropping it unregisters the action without
+/// running it.
+#[must_use = "dropping the guard unregisters the action at once"]
+#[derive(Debug)]
+pub struct Guard {
+    id: u64,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        registry().actions.retain(|(id, _)| *id != self.id);
+    }
+}
+
+/// Registers `action` to run if `SIGINT`, `SIGTERM` or `SIGHUP` ends the
+/// command while the returned guard lives. Actions run once, on the signal
+/// handling thread, in the order they were registered; they must not panic
+/// (ignore errors: the process is exiting) and must not register actions
+/// themselves.
+pub fn on_signal(action: impl FnOnce() + Send + 'static) -> Guard {
+    let mut reg = registry();
+    let id = reg.next;
+    reg.next += 1;
+    reg.actions.push((id, Box::new(action)));
+    Guard { id }
+}
+
+/// Registers the removal of the file at `path` (a FIFO or a socket file the
+/// command made): on a signal it is unlinked only if the path still names
+/// the same file (device and inode, not a symbolic link), so a file someone
+/// else put there since is left alone. If the path cannot be examined now,
+/// nothing is registered.
+pub fn remove_path_on_signal(path: &Path) -> Guard {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return on_signal(|| {});
+    };
+    let path: PathBuf = path.to_path_buf();
+    let (dev, ino) = (meta.dev(), meta.ino());
+    on_signal(move || {
+        if let Ok(now) = std::fs::symlink_metadata(&path) {
+            let same = now.dev() == dev && now.ino() == ino;
+            if same && !now.file_type().is_symlink() && !now.is_dir() {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    })
+}
+
+/// Runs every registered action once, then exits with `status`. The lock is
+/// held until the process is gone, so the main thread cannot finish its own
+/// cleanup (and exit with another status) halfway through.
+fn run_all_and_exit(status: i32) -> ! {
+    let mut reg = registry();
+    for (_, action) in std::mem::take(&mut reg.actions) {
+        // One failing action must not stop the others, nor the exit.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(action));
+    }
+    std::process::exit(status);
+}
+
+/// Starts handling `SIGINT`, `SIGTERM` and `SIGHUP`: on the first one, run
+/// the registered actions and exit with status 128 + the signal number.
+/// Called once, by `main` only.
+///
+/// # Errors
+/// When the handlers cannot be installed or the thread cannot start.
+pub fn install() -> anyhow::Result<()> {
+    let mut signals =
+        Signals::new([SIGINT, SIGTERM, SIGHUP]).context("installing signal handlers")?;
+    std::thread::Builder::new()
+        .name("ipcx-signals".into())
+        .spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                run_all_and_exit(128 + sig);
+            }
+        })
+        .context("starting the signal handling thread")?;
+    Ok(())
+}
