@@ -113,13 +113,15 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
             let mut q = sysv::MessageQueue::builder(key)
                 .mode(mode)
                 .build(creation)?;
-            q.keep();
+            let mut cleanup = remove_on_signal(&q);
             let timeout = args.timeout;
             Box::new(move |body| {
                 match timeout {
                     Some(t) => q.send_timeout(mtype, body, t)?,
                     None => q.send(mtype, body)?,
                 }
+                q.keep();
+                drop(cleanup.take());
                 Ok(())
             })
         }

@@ -323,10 +323,16 @@ fn bad_input_is_one_line_each() {
             .assert(),
         "capacity (messages) of 70000 exceeds",
     );
-    // A receive timeout on an empty queue.
+    // A receive timeout on an empty queue (the failed send above left none).
     ipcx()
         .current_dir(seed.path())
-        .args(["send", "sysvmq:progfile@65?type=9", "-m", "other type"])
+        .args([
+            "send",
+            "sysvmq:progfile@65?type=9",
+            "--create",
+            "-m",
+            "other type",
+        ])
         .assert()
         .success();
     one_line_error(
@@ -431,6 +437,35 @@ fn send_create_keeps_the_queue_only_once_a_message_is_in_it() {
     assert!(Path::new(&path).exists());
     ipcx()
         .args(["recv", &format!("mq:{}", q.0), "--timeout", "10s"])
+        .assert()
+        .success()
+        .stdout("kept");
+}
+
+#[test]
+fn sysvmq_send_create_keeps_the_queue_only_once_a_message_is_in_it() {
+    let seed = SeedDir::new();
+    one_line_error(
+        ipcx()
+            .current_dir(seed.path())
+            .args(["send", "sysvmq:progfile@65", "--create"])
+            .write_stdin(vec![b'x'; 1 << 20])
+            .assert(),
+        "msgmax",
+    );
+    assert!(
+        seed.ipcs_row().is_none(),
+        "a queue nothing was sent to was kept"
+    );
+    ipcx()
+        .current_dir(seed.path())
+        .args(["send", "sysvmq:progfile@65", "--create", "-m", "kept"])
+        .assert()
+        .success();
+    assert!(seed.ipcs_row().is_some());
+    ipcx()
+        .current_dir(seed.path())
+        .args(["recv", "sysvmq:progfile@65", "--timeout", "10s"])
         .assert()
         .success()
         .stdout("kept");
