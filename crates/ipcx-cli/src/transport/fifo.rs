@@ -13,7 +13,9 @@
 //!   or when no data moves for D (recv: nothing arrives; send: the reader
 //!   does not drain the FIFO).
 //! - `--count N`: recv stops after N bytes; send copies at most N bytes of
-//!   stdin, or sends `--message` N times.
+//!   stdin, or sends `--message` N times. `--count 0` is refused before
+//!   anything is made or opened: it would move nothing, and a recv that
+//!   opened the FIFO only to close it would throw away what a writer sent.
 //! - `send --message TEXT` (with `--pad N`: NUL-padded to N bytes) and
 //!   `send --lines` write each message or line in one atomic write when it
 //!   is at most `PIPE_BUF` (4096) bytes, so concurrent senders never
@@ -80,6 +82,12 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
     }
     if args.lines && args.message.is_some() {
         bail!("--lines reads stdin; it cannot be combined with --message");
+    }
+    if args.count == Some(0) {
+        bail!(
+            "fifo {}: --count 0 would send nothing; give N of 1 or more, or leave out --count to send all of stdin",
+            path.display()
+        );
     }
     let (_cleanup, fifo) = establish(path, args.create, args.mode, args.keep)?;
     let writer = fifo.open_writer(args.timeout)?;
@@ -192,6 +200,12 @@ pub fn recv(endpoint: &Endpoint, args: &RecvArgs) -> anyhow::Result<()> {
     let path = fifo_path(endpoint)?;
     if args.lines || args.connect || args.verbose {
         bail!("--lines, --connect and --verbose do not apply to fifo: endpoints (a byte stream)");
+    }
+    if args.count == Some(0) {
+        bail!(
+            "fifo {}: --count 0 would receive nothing and discard what a writer sends; give N of 1 or more bytes, or leave out --count to copy until the writer hangs up",
+            path.display()
+        );
     }
     let (_cleanup, fifo) = establish(path, args.create, args.mode, args.keep)?;
     let mut reader = fifo.open_reader(args.timeout)?;

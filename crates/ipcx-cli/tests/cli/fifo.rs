@@ -482,3 +482,19 @@ fn an_unknown_scheme_is_a_one_line_error() {
     let err = one_line_error(&["recv", "fifoo:/tmp/x", "--timeout", "200ms"]);
     assert!(err.contains("unknown scheme"), "{err}");
 }
+
+#[test]
+fn count_zero_is_refused_before_anything_is_made() {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("f");
+    let ep = format!("fifo:{}", path.display());
+    for args in [
+        vec!["recv", &ep, "--create", "--count", "0"],
+        vec!["send", &ep, "--create", "--count", "0", "-m", "x"],
+    ] {
+        let err = one_line_error(&args);
+        assert!(err.contains("--count 0"), "{err}");
+        assert!(err.contains(&path.display().to_string()), "{err}");
+    }
+    assert!(entries(d.path()).is_empty());
+}
