@@ -498,3 +498,89 @@ fn count_zero_is_refused_before_anything_is_made() {
     }
     assert!(entries(d.path()).is_empty());
 }
+
+#[test]
+fn recv_into_head_exits_0_quietly_and_removes_the_fifo() {
+    let d = tempfile::tempdir().unwrap();
+    let fifo = d.path().join("f");
+    let ep = format!("fifo:{}", fifo.display());
+    // `ipcx recv … | head -c 10`, with head played by this test.
+    let mut recv = Reap(Some(
+        ipcx_std()
+            .args(["recv", &ep, "--create", "--timeout", "60s"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    wait_for_fifo(&fifo);
+    let send = Reap(Some(
+        ipcx_std()
+            .args(["send", &ep, "--timeout", "60s"])
+            .stdin(std::fs::File::open("/dev/zero").unwrap())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let mut head = [0u8; 10];
+    let mut stdout = recv.0.as_mut().unwrap().stdout.take().unwrap();
+    stdout.read_exact(&mut head).unwrap();
+    drop(stdout);
+    let out = finish(recv.take());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(head, [0u8; 10]);
+    // The sender learns its reader is gone: one line, status 1.
+    let sent = finish(send.take());
+    let err = String::from_utf8_lossy(&sent.stderr);
+    assert_eq!(sent.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("disconnected"), "{err}");
+    assert!(!fifo.exists(), "the FIFO was left behind");
+}
+
+#[test]
+fn empty_stdin_sends_nothing_and_both_sides_exit_0() {
+    let d = tempfile::tempdir().unwrap();
+    let fifo = d.path().join("f");
+    let ep = format!("fifo:{}", fifo.display());
+    let recv = Reap(Some(
+        ipcx_std()
+            .args(["recv", &ep, "--create", "--timeout", "60s"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    wait_for_fifo(&fifo);
+    let send = finish(
+        ipcx_std()
+            .args(["send", &ep, "--timeout", "60s"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(
+        send.status.success(),
+        "{}",
+        String::from_utf8_lossy(&send.stderr)
+    );
+    let out = finish(recv.take());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    assert!(!fifo.exists());
+}
