@@ -7,15 +7,19 @@
 //! registry closes that gap for the binary (the library never changes
 //! signal dispositions).
 //!
-//! A transport registers a removal action right after it made the object,
-//! and keeps the returned [`Guard`] next to the owning value; dropping the
-//! guard (the normal path, where the owner removes the object itself)
-//! unregisters the action:
+//! A transport makes the object inside a [`creating`] section and registers
+//! its removal there, then keeps the returned [`Guard`] next to the owning
+//! value; dropping the guard (the normal path, where the owner removes the
+//! object itself) unregisters the action. A signal that arrives during the
+//! section is handled when the section ends, so there is no moment where
+//! the object exists and its removal is not registered:
 //!
 //! ```ignore
-//! let fifo = Fifo::builder(path).create()?;
-//! let _cleanup = cleanup::remove_path_on_signal(path);            // a file
-//! let _cleanup = cleanup::on_signal(move || { let _ = mq_unlink(&name); }); // anything else
+//! let mut section = cleanup::creating();
+//! let fifo = Fifo::builder(path).create()?;                 // must not block
+//! let _cleanup = section.remove_path_on_signal(path);       // a file
+//! let _cleanup = section.on_signal(move || { let _ = mq_unlink(&name); }); // anything else
+//! drop(section);
 //! ```
 //!
 //! [`install`] (called once by `main`) starts a thread that waits for the
@@ -68,38 +72,53 @@ impl Drop for Guard {
     }
 }
 
-/// Registers `action` to run if `SIGINT`, `SIGTERM` or `SIGHUP` ends the
-/// command while the returned guard lives. Actions run once, on the signal
-/// handling thread, in the order they were registered; they must not panic
-/// (ignore errors: the process is exiting) and must not register actions
-/// themselves.
-pub fn on_signal(action: impl FnOnce() + Send + 'static) -> Guard {
-    let mut reg = registry();
-    let id = reg.next;
-    reg.next += 1;
-    reg.actions.push((id, Box::new(action)));
-    Guard { id }
+/// A section in which signal handling waits: make an object and register
+/// its removal in it, so that a signal cannot end the command in between.
+/// Keep it short and free of blocking calls (no waiting for a peer), and
+/// drop no [`Guard`] while it lives (that would wait for the section).
+#[must_use = "the section ends when this is dropped"]
+pub struct Creating {
+    reg: MutexGuard<'static, Registry>,
 }
 
-/// Registers the removal of the file at `path` (a FIFO or a socket file the
-/// command made): on a signal it is unlinked only if the path still names
-/// the same file (device and inode, not a symbolic link), so a file someone
-/// else put there since is left alone. If the path cannot be examined now,
-/// nothing is registered.
-pub fn remove_path_on_signal(path: &Path) -> Guard {
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
-        return on_signal(|| {});
-    };
-    let path: PathBuf = path.to_path_buf();
-    let (dev, ino) = (meta.dev(), meta.ino());
-    on_signal(move || {
-        if let Ok(now) = std::fs::symlink_metadata(&path) {
-            let same = now.dev() == dev && now.ino() == ino;
-            if same && !now.file_type().is_symlink() && !now.is_dir() {
-                let _ = std::fs::remove_file(&path);
+/// Starts a [`Creating`] section.
+pub fn creating() -> Creating {
+    Creating { reg: registry() }
+}
+
+impl Creating {
+    /// Registers `action` to run if `SIGINT`, `SIGTERM` or `SIGHUP` ends the
+    /// command while the returned guard lives. Actions run once, on the
+    /// signal handling thread, in the order they were registered; they must
+    /// not panic (ignore errors: the process is exiting) and must not
+    /// register actions themselves.
+    pub fn on_signal(&mut self, action: impl FnOnce() + Send + 'static) -> Guard {
+        let id = self.reg.next;
+        self.reg.next += 1;
+        self.reg.actions.push((id, Box::new(action)));
+        Guard { id }
+    }
+
+    /// Registers the removal of the file at `path` (a FIFO or a socket file
+    /// the command made): on a signal it is unlinked only if the path still
+    /// names the same file (device and inode, not a symbolic link), so a
+    /// file someone else put there since is left alone. If the path cannot
+    /// be examined now, nothing is registered.
+    pub fn remove_path_on_signal(&mut self, path: &Path) -> Guard {
+        let Ok(meta) = std::fs::symlink_metadata(path) else {
+            return self.on_signal(|| {});
+        };
+        let path: PathBuf = path.to_path_buf();
+        let (dev, ino) = (meta.dev(), meta.ino());
+        self.on_signal(move || {
+            if let Ok(now) = std::fs::symlink_metadata(&path) {
+                let same = now.dev() == dev && now.ino() == ino;
+                if same && !now.file_type().is_symlink() && !now.is_dir() {
+                    let _ = std::fs::remove_file(&path);
+                }
             }
-        }
-    })
+        })
+    }
 }
 
 /// Runs every registered action once, then exits with `status`. The lock is

@@ -56,8 +56,9 @@ fn establish(
 ) -> anyhow::Result<(Option<cleanup::Guard>, Fifo)> {
     let builder = Fifo::builder(path).mode(mode.unwrap_or(0o600)).keep(keep);
     if create {
+        let mut section = cleanup::creating();
         let fifo = builder.open_or_create()?;
-        let guard = (fifo.is_owner() && !keep).then(|| cleanup::remove_path_on_signal(path));
+        let guard = (fifo.is_owner() && !keep).then(|| section.remove_path_on_signal(path));
         return Ok((guard, fifo));
     }
     if mode.is_some() || keep {

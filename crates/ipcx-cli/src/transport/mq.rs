@@ -38,31 +38,51 @@ use crate::cli::{RecvArgs, SendArgs};
 /// Sends one message body.
 type Sink = dyn FnMut(&[u8]) -> anyhow::Result<()>;
 
-/// While the returned guard lives, a signal that ends the command unlinks the
-/// POSIX queue this handle created (none for a queue it only opened).
-fn unlink_on_signal(q: &posix::MessageQueue) -> Option<cleanup::Guard> {
+/// Opens or makes the POSIX queue (kept if `keep`). While the returned guard
+/// lives, a signal that ends the command unlinks a queue made here and not
+/// kept; making and registering happen in one [`cleanup::creating`] section.
+fn build_posix(
+    b: posix::Builder,
+    creation: CreationMode,
+    keep: bool,
+) -> anyhow::Result<(Option<cleanup::Guard>, posix::MessageQueue)> {
+    let mut section = cleanup::creating();
+    let mut q = b.build(creation)?;
+    if keep {
+        q.keep();
+    }
     let name = q.name().to_owned();
-    q.is_owner().then(|| {
-        cleanup::on_signal(move || {
+    let guard = q.is_owner().then(|| {
+        section.on_signal(move || {
             let _ = posix::MessageQueue::unlink_name(&name);
         })
-    })
+    });
+    Ok((guard, q))
 }
 
-/// While the returned guard lives, a signal that ends the command removes
-/// the System V queue this handle created, if its id still names a queue
-/// with the same key.
-fn remove_on_signal(q: &sysv::MessageQueue) -> Option<cleanup::Guard> {
+/// As [`build_posix`] for a System V queue: on a signal, the queue made here
+/// is removed if its id still names a queue with the same key.
+fn build_sysv(
+    b: sysv::Builder,
+    creation: CreationMode,
+    keep: bool,
+) -> anyhow::Result<(Option<cleanup::Guard>, sysv::MessageQueue)> {
+    let mut section = cleanup::creating();
+    let mut q = b.build(creation)?;
+    if keep {
+        q.keep();
+    }
     let (id, key) = (q.id(), q.key());
-    q.is_owner().then(|| {
-        cleanup::on_signal(move || {
+    let guard = q.is_owner().then(|| {
+        section.on_signal(move || {
             if let Ok(q) = sysv::MessageQueue::open_id(id) {
                 if q.key() == key {
                     let _ = q.remove();
                 }
             }
         })
-    })
+    });
+    Ok((guard, q))
 }
 
 /// Sends stdin or `--message` to the endpoint.
@@ -87,8 +107,7 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
             if let Some(s) = msgsize {
                 b = b.msgsize(*s);
             }
-            let mut q = b.build(creation)?;
-            let mut cleanup = unlink_on_signal(&q);
+            let (mut cleanup, mut q) = build_posix(b, creation, false)?;
             let prio = prio.unwrap_or(0);
             let timeout = args.timeout;
             Box::new(move |body| {
@@ -110,10 +129,8 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
                 ),
             };
             let key = key.resolve()?;
-            let mut q = sysv::MessageQueue::builder(key)
-                .mode(mode)
-                .build(creation)?;
-            let mut cleanup = remove_on_signal(&q);
+            let (mut cleanup, mut q) =
+                build_sysv(sysv::MessageQueue::builder(key).mode(mode), creation, false)?;
             let timeout = args.timeout;
             Box::new(move |body| {
                 match timeout {
@@ -201,11 +218,7 @@ pub fn recv(endpoint: &Endpoint, args: &RecvArgs) -> anyhow::Result<()> {
             if let Some(s) = msgsize {
                 b = b.msgsize(*s);
             }
-            let mut q = b.build(creation)?;
-            if args.keep {
-                q.keep();
-            }
-            let _cleanup = unlink_on_signal(&q);
+            let (_cleanup, q) = build_posix(b, creation, args.keep)?;
             let mut buf = vec![0u8; q.msgsize()];
             for _ in 0..count {
                 let (len, prio) = match args.timeout {
@@ -218,13 +231,11 @@ pub fn recv(endpoint: &Endpoint, args: &RecvArgs) -> anyhow::Result<()> {
         }
         Endpoint::SysvMq { key, mtype } => {
             let key = key.resolve()?;
-            let mut q = sysv::MessageQueue::builder(key)
-                .mode(mode)
-                .build(creation)?;
-            if args.keep {
-                q.keep();
-            }
-            let _cleanup = remove_on_signal(&q);
+            let (_cleanup, q) = build_sysv(
+                sysv::MessageQueue::builder(key).mode(mode),
+                creation,
+                args.keep,
+            )?;
             let selector = sysv::TypeSelector::from_msgtyp(*mtype);
             let size = q
                 .max_message_size()
