@@ -152,3 +152,50 @@ pub fn install() -> anyhow::Result<()> {
         .context("starting the signal handling thread")?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registered(id: u64) -> bool {
+        registry().actions.iter().any(|(i, _)| *i == id)
+    }
+
+    #[test]
+    fn a_dropped_guard_unregisters_its_action_without_running_it() {
+        let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = ran.clone();
+        let guard =
+            creating().on_signal(move || flag.store(true, std::sync::atomic::Ordering::SeqCst));
+        let id = guard.id;
+        assert!(registered(id));
+        drop(guard);
+        assert!(!registered(id));
+        assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
+    }
+
+    #[test]
+    fn remove_path_on_signal_spares_a_file_put_there_since() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("f");
+        std::fs::write(&path, b"first").unwrap();
+        let guard = creating().remove_path_on_signal(&path);
+        let action = {
+            let mut reg = registry();
+            let at = reg
+                .actions
+                .iter()
+                .position(|(i, _)| *i == guard.id)
+                .unwrap();
+            reg.actions.remove(at).1
+        };
+        // Replaced by another file (the first one moved away keeps its
+        // inode in use): the action must leave both alone.
+        std::fs::rename(&path, d.path().join("moved")).unwrap();
+        std::fs::write(&path, b"second").unwrap();
+        action();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second");
+        assert_eq!(std::fs::read(d.path().join("moved")).unwrap(), b"first");
+        drop(guard);
+    }
+}
