@@ -245,9 +245,9 @@ fn copy_out(
         if n == 0 {
             break;
         }
-        out.write_all(&buf[..n])?;
+        out.write_all(&buf[..n]).context("writing stdout")?;
         left -= n as u64;
     }
-    out.flush()?;
+    out.flush().context("writing stdout")?;
     Ok(())
 }

@@ -584,3 +584,38 @@ fn empty_stdin_sends_nothing_and_both_sides_exit_0() {
     assert!(out.stdout.is_empty());
     assert!(!fifo.exists());
 }
+
+#[test]
+fn recv_into_a_full_device_says_it_was_writing_stdout() {
+    let d = tempfile::tempdir().unwrap();
+    let fifo = d.path().join("f");
+    let ep = format!("fifo:{}", fifo.display());
+    let recv = Reap(Some(
+        ipcx_std()
+            .args(["recv", &ep, "--create", "--timeout", "60s"])
+            .stdout(
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open("/dev/full")
+                    .unwrap(),
+            )
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    wait_for_fifo(&fifo);
+    let send = finish(
+        ipcx_std()
+            .args(["send", &ep, "--timeout", "60s", "-m", "hello"])
+            .spawn()
+            .unwrap(),
+    );
+    assert!(send.status.success());
+    let out = finish(recv.take());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("writing stdout"), "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(!fifo.exists());
+}
