@@ -619,3 +619,33 @@ fn recv_into_a_full_device_says_it_was_writing_stdout() {
     assert!(err.contains("No space left on device"), "{err}");
     assert!(!fifo.exists());
 }
+
+#[test]
+fn usage_errors_are_one_line_with_status_2() {
+    for (args, needle) in [
+        (vec!["send"], "<ENDPOINT>"),
+        (
+            vec!["recv", "fifo:/nonexistent/f", "--timeout=-1s"],
+            "--timeout",
+        ),
+        (
+            vec!["recv", "fifo:/nonexistent/f", "--timeout", "soon"],
+            "200ms",
+        ),
+        (vec!["recv", "fifo:/nonexistent/f", "--count", "-1"], "'-1'"),
+        (vec!["recv", "fifo:/nonexistent/f", "--bogus"], "--bogus"),
+        (vec!["frobnicate"], "frobnicate"),
+    ] {
+        let out = ipcx().args(&args).timeout(WATCHDOG).output().unwrap();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("ipcx: "), "{err}");
+        assert!(err.contains(needle), "{needle:?} not in {err}");
+        assert!(out.stdout.is_empty());
+    }
+    // Help still goes to stdout, whole, with status 0.
+    let out = ipcx().arg("--help").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Usage:"));
+}
