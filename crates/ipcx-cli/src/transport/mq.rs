@@ -27,6 +27,7 @@
 use std::io::{self, BufRead, Read, Write};
 
 use anyhow::Context;
+use ipcx::limits;
 use ipcx::mq::{posix, sysv, CreationMode};
 use ipcx::Endpoint;
 
@@ -43,7 +44,9 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
         CreationMode::Open
     };
     let mode = args.mode.unwrap_or(0o600);
-    let mut sink: Box<Sink> = match endpoint {
+    // The sink, and the largest body it takes with where that limit comes
+    // from, to check `--pad` before allocating a padded body.
+    let (mut sink, max_len, limit): (Box<Sink>, usize, String) = match endpoint {
         Endpoint::PosixMq {
             name,
             capacity,
@@ -58,16 +61,18 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
                 b = b.msgsize(*s);
             }
             let mut q = b.build(creation)?;
+            let max_len = q.msgsize();
             let prio = prio.unwrap_or(0);
             let timeout = args.timeout;
-            Box::new(move |body| {
+            let sink: Box<Sink> = Box::new(move |body| {
                 match timeout {
                     Some(t) => q.send_timeout(body, prio, t)?,
                     None => q.send(body, prio)?,
                 }
                 q.keep();
                 Ok(())
-            })
+            });
+            (sink, max_len, "the queue's mq_msgsize".to_owned())
         }
         Endpoint::SysvMq { key, mtype } => {
             let mtype = match mtype {
@@ -81,15 +86,18 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
             let mut q = sysv::MessageQueue::builder(key)
                 .mode(mode)
                 .build(creation)?;
-            q.keep();
+            let max_len = q.max_message_size();
             let timeout = args.timeout;
-            Box::new(move |body| {
+            let sink: Box<Sink> = Box::new(move |body| {
                 match timeout {
                     Some(t) => q.send_timeout(mtype, body, t)?,
                     None => q.send(mtype, body)?,
                 }
+                q.keep();
                 Ok(())
-            })
+            });
+            let limit = format!("{} ({})", limits::MSGMAX.name, limits::MSGMAX.path);
+            (sink, max_len, limit)
         }
         other => anyhow::bail!("ipcx send: {other} is not a message queue endpoint"),
     };

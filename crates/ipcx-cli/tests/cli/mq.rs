@@ -326,7 +326,13 @@ fn bad_input_is_one_line_each() {
     // A receive timeout on an empty queue.
     ipcx()
         .current_dir(seed.path())
-        .args(["send", "sysvmq:progfile@65?type=9", "-m", "other type"])
+        .args([
+            "send",
+            "sysvmq:progfile@65?type=9",
+            "--create",
+            "-m",
+            "other type",
+        ])
         .assert()
         .success();
     one_line_error(
@@ -434,4 +440,22 @@ fn send_create_keeps_the_queue_only_once_a_message_is_in_it() {
         .assert()
         .success()
         .stdout("kept");
+}
+
+#[test]
+fn sysvmq_send_create_removes_the_queue_when_nothing_could_be_sent() {
+    let seed = SeedDir::new();
+    one_line_error(
+        ipcx()
+            .current_dir(seed.path())
+            .args(["send", "sysvmq:progfile@65", "--create"])
+            .write_stdin(vec![b'x'; 1 << 20])
+            .assert(),
+        "/proc/sys/kernel/msgmax",
+    );
+    assert_eq!(
+        seed.ipcs_row(),
+        None,
+        "the queue send created was left behind"
+    );
 }
