@@ -103,6 +103,11 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
     };
 
     let pad = args.pad;
+    if let Some(n) = pad.filter(|&n| n > max_len) {
+        anyhow::bail!(
+            "ipcx send {endpoint}: --pad {n} is over the largest message of {max_len} bytes ({limit})"
+        );
+    }
     let mut send_one = |body: &[u8]| -> anyhow::Result<()> {
         match pad {
             Some(n) if body.len() > n => anyhow::bail!(

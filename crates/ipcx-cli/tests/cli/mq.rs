@@ -459,3 +459,36 @@ fn sysvmq_send_create_removes_the_queue_when_nothing_could_be_sent() {
         "the queue send created was left behind"
     );
 }
+
+#[test]
+fn pad_over_the_largest_message_is_refused_before_allocating() {
+    let seed = SeedDir::new();
+    let huge = "99999999999999";
+    one_line_error(
+        ipcx()
+            .current_dir(seed.path())
+            .args(["send", "sysvmq:progfile@65", "--create", "--pad", huge])
+            .args(["-m", "x"])
+            .assert(),
+        &format!("--pad {huge} is over the largest message of"),
+    );
+    assert_eq!(
+        seed.ipcs_row(),
+        None,
+        "the queue send created was left behind"
+    );
+
+    let q = PosixName::new("ipcx-cli-pad");
+    let path = format!("/dev/mqueue/{}", &q.0[1..]);
+    one_line_error(
+        ipcx()
+            .args(["send", &format!("mq:{}?msgsize=100", q.0), "--create"])
+            .args(["--pad", "101", "-m", "x"])
+            .assert(),
+        "--pad 101 is over the largest message of 100 bytes (the queue's mq_msgsize)",
+    );
+    assert!(
+        !Path::new(&path).exists(),
+        "the queue send created was left behind"
+    );
+}
