@@ -23,13 +23,20 @@
 //! removing it would throw away the messages just sent (the receiver removes
 //! it, as the seed's receiver does, or `ipcrm`); a queue it created but could
 //! not send to is removed again. Created queues get `--mode` (default 600).
+//! A queue the command would remove is removed also when SIGINT, SIGTERM or
+//! SIGHUP ends the command (unless the signal was ignored when it started, as
+//! under `nohup`); the command then dies of that signal as it would have.
 
 use std::io::{self, BufRead, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use anyhow::Context;
 use ipcx::limits;
 use ipcx::mq::{posix, sysv, CreationMode};
 use ipcx::Endpoint;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
 use crate::cli::{RecvArgs, SendArgs};
 
@@ -61,6 +68,7 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
                 b = b.msgsize(*s);
             }
             let mut q = b.build(creation)?;
+            let guard = RemoveOnSignal::posix(&q)?;
             let max_len = q.msgsize();
             let prio = prio.unwrap_or(0);
             let timeout = args.timeout;
@@ -69,6 +77,7 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
                     Some(t) => q.send_timeout(body, prio, t)?,
                     None => q.send(body, prio)?,
                 }
+                guard.disarm();
                 q.keep();
                 Ok(())
             });
@@ -86,6 +95,7 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
             let mut q = sysv::MessageQueue::builder(key)
                 .mode(mode)
                 .build(creation)?;
+            let guard = RemoveOnSignal::sysv(&q)?;
             let max_len = q.max_message_size();
             let timeout = args.timeout;
             let sink: Box<Sink> = Box::new(move |body| {
@@ -93,6 +103,7 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
                     Some(t) => q.send_timeout(mtype, body, t)?,
                     None => q.send(mtype, body)?,
                 }
+                guard.disarm();
                 q.keep();
                 Ok(())
             });
@@ -184,6 +195,7 @@ pub fn recv(endpoint: &Endpoint, args: &RecvArgs) -> anyhow::Result<()> {
             if args.keep {
                 q.keep();
             }
+            let _guard = RemoveOnSignal::posix(&q)?;
             let mut buf = vec![0u8; q.msgsize()];
             for _ in 0..count {
                 let (len, prio) = match args.timeout {
@@ -202,6 +214,7 @@ pub fn recv(endpoint: &Endpoint, args: &RecvArgs) -> anyhow::Result<()> {
             if args.keep {
                 q.keep();
             }
+            let _guard = RemoveOnSignal::sysv(&q)?;
             let selector = sysv::TypeSelector::from_msgtyp(*mtype);
             let size = q
                 .max_message_size()
@@ -225,6 +238,88 @@ pub fn recv(endpoint: &Endpoint, args: &RecvArgs) -> anyhow::Result<()> {
         other => anyhow::bail!("ipcx recv: {other} is not a message queue endpoint"),
     }
     Ok(())
+}
+
+/// A queue the command created and would remove when done.
+enum Created {
+    Posix(String),
+    Sysv(i32),
+}
+
+/// Removes the queue this command owns if SIGINT, SIGTERM or SIGHUP ends the
+/// command while the guard is armed: the handle's drop never runs then. A
+/// thread waits for the signal, removes the queue and then lets the signal's
+/// default action end the process, so the exit status still tells the signal.
+/// Signals ignored at start (as under `nohup`) stay ignored. Dropping the
+/// guard, or [`disarm`](RemoveOnSignal::disarm), leaves removal to the handle.
+struct RemoveOnSignal {
+    armed: Arc<AtomicBool>,
+}
+
+impl RemoveOnSignal {
+    fn posix(q: &posix::MessageQueue) -> anyhow::Result<RemoveOnSignal> {
+        Self::arm(q.is_owner(), Created::Posix(q.name().to_owned()))
+    }
+
+    fn sysv(q: &sysv::MessageQueue) -> anyhow::Result<RemoveOnSignal> {
+        Self::arm(q.is_owner(), Created::Sysv(q.id()))
+    }
+
+    fn arm(owner: bool, created: Created) -> anyhow::Result<RemoveOnSignal> {
+        let armed = Arc::new(AtomicBool::new(owner));
+        if !owner {
+            return Ok(RemoveOnSignal { armed });
+        }
+        let ignored = ignored_signals();
+        let wanted = [SIGINT, SIGTERM, SIGHUP]
+            .into_iter()
+            .filter(|&sig| ignored & (1 << (sig - 1)) == 0);
+        let mut signals = Signals::new(wanted).context("installing signal handlers")?;
+        let flag = Arc::clone(&armed);
+        std::thread::spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                // Held until the process ends: a receiver woken by the
+                // removal must not report it as an error.
+                let _stderr = io::stderr().lock();
+                if flag.load(Ordering::SeqCst) {
+                    match &created {
+                        Created::Posix(name) => {
+                            let _ = posix::MessageQueue::unlink_name(name);
+                        }
+                        Created::Sysv(id) => {
+                            let _ = sysv::MessageQueue::open_id(*id).and_then(|q| q.remove());
+                        }
+                    }
+                }
+                let _ = signal_hook::low_level::emulate_default_handler(sig);
+                std::process::exit(128 + sig);
+            }
+        });
+        Ok(RemoveOnSignal { armed })
+    }
+
+    /// Leaves the queue in place on a signal from now on.
+    fn disarm(&self) {
+        self.armed.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Drop for RemoveOnSignal {
+    fn drop(&mut self) {
+        self.disarm();
+    }
+}
+
+/// The signals ignored by this process (bit `n - 1` for signal `n`), from
+/// the `SigIgn` line of `/proc/self/status`; none if it cannot be read.
+fn ignored_signals() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("SigIgn:"))?;
+            u64::from_str_radix(line["SigIgn:".len()..].trim(), 16).ok()
+        })
+        .unwrap_or(0)
 }
 
 fn print_message(

@@ -492,3 +492,65 @@ fn pad_over_the_largest_message_is_refused_before_allocating() {
         "the queue send created was left behind"
     );
 }
+
+/// Sends signal `name` (`INT`, `TERM`) to `child` with kill(1).
+fn send_signal(child: &std::process::Child, name: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{name}"), child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Waits (at most 20 s) for `child` to end, killing it if it does not.
+fn wait_with_watchdog(child: &mut std::process::Child) -> std::process::ExitStatus {
+    for _ in 0..2000 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("ipcx did not end after the signal");
+}
+
+#[test]
+fn recv_create_ended_by_a_signal_removes_its_queue() {
+    use std::os::unix::process::ExitStatusExt;
+
+    let q = PosixName::new("ipcx-cli-sigint");
+    let path = format!("/dev/mqueue/{}", &q.0[1..]);
+    let mut child = ipcx_std()
+        .args(["recv", &format!("mq:{}", q.0), "--create"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_in_syscall(child.id(), libc::SYS_mq_timedreceive);
+    assert!(Path::new(&path).exists());
+    send_signal(&child, "INT");
+    let status = wait_with_watchdog(&mut child);
+    assert_eq!(status.signal(), Some(libc::SIGINT));
+    assert!(!Path::new(&path).exists(), "{path} was left behind");
+
+    let seed = SeedDir::new();
+    let mut child = ipcx_std()
+        .current_dir(seed.path())
+        .args(["recv", "sysvmq:progfile@65", "--create"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_in_syscall(child.id(), libc::SYS_msgrcv);
+    assert!(seed.ipcs_row().is_some());
+    send_signal(&child, "TERM");
+    let status = wait_with_watchdog(&mut child);
+    assert_eq!(status.signal(), Some(libc::SIGTERM));
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(err, "", "the removal was reported as an error");
+    assert_eq!(
+        seed.ipcs_row(),
+        None,
+        "the queue recv created was left behind"
+    );
+}
