@@ -554,3 +554,22 @@ fn recv_create_ended_by_a_signal_removes_its_queue() {
         "the queue recv created was left behind"
     );
 }
+
+#[test]
+fn send_create_mode_is_exact_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let q = PosixName::new("ipcx-cli-mode");
+    let path = format!("/dev/mqueue/{}", &q.0[1..]);
+    let bin = assert_cmd::cargo::cargo_bin("ipcx");
+    let status = Command::new("sh")
+        .args(["-c", "umask 077 && exec \"$0\" \"$@\""])
+        .arg(&bin)
+        .args(["send", &format!("mq:{}", q.0), "--create", "--mode", "666"])
+        .args(["-m", "x"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o666, "mode {mode:o}");
+}

@@ -129,7 +129,10 @@ impl Builder {
         self
     }
 
-    /// Permission bits for a created queue (default `0o600`, owner only).
+    /// Permission bits for a created queue (default `0o600`, owner only),
+    /// given exactly: the umask does not narrow them (they are set again with
+    /// `fchmod` after `mq_open`). Only the lower nine bits count. Ignored when
+    /// opening.
     pub fn mode(mut self, mode: u32) -> Self {
         self.mode = mode & 0o777;
         self
@@ -233,7 +236,7 @@ impl Builder {
                 return Err(rlimit_exceeded(object, charge, max, false));
             }
         }
-        sys::mq_open(
+        let fd = sys::mq_open(
             cname,
             base | libc::O_CREAT | libc::O_EXCL,
             self.mode,
@@ -260,7 +263,14 @@ impl Builder {
                 .err()
                 .unwrap_or_else(|| Error::os(object, "mq_open", e)),
             _ => Error::os(object, "mq_open", e),
-        })
+        })?;
+        // mq_open narrows the mode by the umask; the mode asked for is the
+        // mode the queue gets.
+        if let Err(e) = rustix::fs::fchmod(&fd, rustix::fs::Mode::from_raw_mode(self.mode)) {
+            let _ = sys::mq_unlink(cname);
+            return Err(Error::os(object, "fchmod", e));
+        }
+        Ok(fd)
     }
 }
 
