@@ -143,6 +143,9 @@ impl Builder {
     ///
     /// # Errors
     /// As [`Builder::build`] with [`CreationMode::CreateExclusive`].
+    ///
+    /// # References
+    /// [mq_open(3)](https://man7.org/linux/man-pages/man3/mq_open.3.html)
     pub fn create(self) -> Result<MessageQueue> {
         self.build(CreationMode::CreateExclusive)
     }
@@ -151,6 +154,9 @@ impl Builder {
     ///
     /// # Errors
     /// As [`Builder::build`] with [`CreationMode::Open`].
+    ///
+    /// # References
+    /// [mq_open(3)](https://man7.org/linux/man-pages/man3/mq_open.3.html)
     pub fn open(self) -> Result<MessageQueue> {
         self.build(CreationMode::Open)
     }
@@ -160,6 +166,9 @@ impl Builder {
     ///
     /// # Errors
     /// As [`Builder::build`] with [`CreationMode::OpenOrCreate`].
+    ///
+    /// # References
+    /// [mq_open(3)](https://man7.org/linux/man-pages/man3/mq_open.3.html)
     pub fn open_or_create(self) -> Result<MessageQueue> {
         self.build(CreationMode::OpenOrCreate)
     }
@@ -508,6 +517,9 @@ impl MessageQueue {
     /// # Errors
     /// [`Error::Full`] when the queue is full (nothing was sent); else as
     /// [`send`](MessageQueue::send).
+    ///
+    /// # References
+    /// [mq_send(3)](https://man7.org/linux/man-pages/man3/mq_send.3.html)
     pub fn try_send(&self, data: &[u8], prio: u32) -> Result<()> {
         self.send_deadline(data, prio, Deadline::now())
     }
@@ -598,6 +610,9 @@ impl MessageQueue {
     /// # Errors
     /// [`Error::Empty`] when the queue is empty; else as
     /// [`recv`](MessageQueue::recv).
+    ///
+    /// # References
+    /// [mq_receive(3)](https://man7.org/linux/man-pages/man3/mq_receive.3.html)
     pub fn try_recv(&self, buf: &mut [u8]) -> Result<(usize, u32)> {
         self.recv_deadline(buf, Deadline::now())
     }
@@ -621,6 +636,9 @@ impl MessageQueue {
     ///
     /// # Errors
     /// As [`recv_timeout`](MessageQueue::recv_timeout).
+    ///
+    /// # References
+    /// [mq_receive(3)](https://man7.org/linux/man-pages/man3/mq_receive.3.html)
     pub fn recv_vec(&self, timeout: Option<Duration>) -> Result<(Vec<u8>, u32)> {
         let mut buf = vec![0u8; self.msgsize];
         let (len, prio) = self.recv_deadline(&mut buf, Deadline::after(timeout))?;
@@ -673,6 +691,9 @@ impl MessageQueue {
     /// # Errors
     /// [`Error::InvalidName`] for a bad name; else as
     /// [`unlink`](MessageQueue::unlink).
+    ///
+    /// # References
+    /// [mq_unlink(3)](https://man7.org/linux/man-pages/man3/mq_unlink.3.html)
     pub fn unlink_name(name: &str) -> Result<()> {
         validate_posix_name(name)?;
         let object = format!("POSIX message queue {name}");
