@@ -23,6 +23,8 @@
 //! removing it would throw away the messages just sent (the receiver removes
 //! it, as the seed's receiver does, or `ipcrm`); a queue it created but could
 //! not send to is removed again. Created queues get `--mode` (default 600).
+//! A POSIX queue is opened for sending only or receiving only, so write or
+//! read permission on a queue someone else made is enough.
 //! A queue the command would remove is removed also when SIGINT, SIGTERM or
 //! SIGHUP ends the command (unless the signal was ignored when it started, as
 //! under `nohup`); the command then dies of that signal as it would have.
@@ -60,7 +62,9 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
             msgsize,
             prio,
         } => {
-            let mut b = posix::MessageQueue::builder(name.as_str()).mode(mode);
+            let mut b = posix::MessageQueue::builder(name.as_str())
+                .mode(mode)
+                .access(posix::Access::Send);
             if let Some(c) = capacity {
                 b = b.capacity(*c);
             }
@@ -184,7 +188,9 @@ pub fn recv(endpoint: &Endpoint, args: &RecvArgs) -> anyhow::Result<()> {
             msgsize,
             ..
         } => {
-            let mut b = posix::MessageQueue::builder(name.as_str()).mode(mode);
+            let mut b = posix::MessageQueue::builder(name.as_str())
+                .mode(mode)
+                .access(posix::Access::Receive);
             if let Some(c) = capacity {
                 b = b.capacity(*c);
             }

@@ -573,3 +573,49 @@ fn send_create_mode_is_exact_whatever_the_umask() {
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o666, "mode {mode:o}");
 }
+
+#[test]
+fn recv_needs_only_read_permission_and_send_only_write() {
+    let q = PosixName::new("ipcx-cli-access");
+    let endpoint = format!("mq:{}", q.0);
+    // Root passes any permission check: run the peers as nobody then.
+    let as_user = |args: &[&str]| {
+        let bin = assert_cmd::cargo::cargo_bin("ipcx");
+        let mut cmd = if rustix::process::geteuid().is_root() {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(bin);
+            c
+        } else {
+            Command::new(bin)
+        };
+        cmd.args(args);
+        cmd
+    };
+    // Write-only for everyone: a send-only open is enough.
+    ipcx()
+        .args(["send", &format!("{endpoint}?msgsize=64"), "--create"])
+        .args(["--mode", "222", "-m", "first"])
+        .assert()
+        .success();
+    let out = as_user(&["send", &endpoint, "-m", "second"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Read-only for everyone: a receive-only open is enough.
+    let path = format!("/dev/mqueue/{}", &q.0[1..]);
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o444)).unwrap();
+    let out = as_user(&["recv", &endpoint, "--count", "2", "--lines"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "first\nsecond\n");
+}

@@ -105,13 +105,39 @@ pub struct Attributes {
     pub nonblocking: bool,
 }
 
-/// Builds a [`MessageQueue`]: name, capacity, message size, mode, creation mode.
+/// Which way a handle uses its queue: the access mode it asks `mq_open` for,
+/// and so the permission it needs on the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Access {
+    /// Send and receive (`O_RDWR`): needs read and write permission.
+    #[default]
+    SendReceive,
+    /// Receive only (`O_RDONLY`): needs read permission, as a queue another
+    /// user made with mode `0644` grants.
+    Receive,
+    /// Send only (`O_WRONLY`): needs write permission, as mode `0622` grants.
+    Send,
+}
+
+impl Access {
+    fn oflag(self) -> i32 {
+        match self {
+            Access::SendReceive => libc::O_RDWR,
+            Access::Receive => libc::O_RDONLY,
+            Access::Send => libc::O_WRONLY,
+        }
+    }
+}
+
+/// Builds a [`MessageQueue`]: name, capacity, message size, mode, access,
+/// creation mode.
 #[derive(Debug, Clone)]
 pub struct Builder {
     name: String,
     capacity: Option<u64>,
     msgsize: Option<u64>,
     mode: u32,
+    access: Access,
 }
 
 impl Builder {
@@ -135,6 +161,14 @@ impl Builder {
     /// opening.
     pub fn mode(mut self, mode: u32) -> Self {
         self.mode = mode & 0o777;
+        self
+    }
+
+    /// Whether the handle sends, receives or both (default
+    /// [`Access::SendReceive`]); a handle refuses the direction it was not
+    /// opened for with [`Error::InvalidArgument`].
+    pub fn access(mut self, access: Access) -> Self {
+        self.access = access;
         self
     }
 
@@ -173,8 +207,8 @@ impl Builder {
         self.build(CreationMode::OpenOrCreate)
     }
 
-    /// `mq_open`—creates or opens the queue as `creation` says, read-write,
-    /// close-on-exec.
+    /// `mq_open`—creates or opens the queue as `creation` says, for the
+    /// [`Access`] asked for (default read-write), close-on-exec.
     ///
     /// # Errors
     /// - [`Error::InvalidName`]: the name breaks the POSIX name rules.
@@ -187,7 +221,8 @@ impl Builder {
     ///   holding `queues_max` queues (`ENOSPC`).
     /// - [`Error::AlreadyExists`] / [`Error::NotFound`]: as the creation mode
     ///   says.
-    /// - [`Error::PermissionDenied`]: the queue's mode refuses the caller.
+    /// - [`Error::PermissionDenied`]: the queue's mode refuses the caller the
+    ///   access asked for.
     ///
     /// # References
     /// [mq_open(3)](https://man7.org/linux/man-pages/man3/mq_open.3.html)
@@ -199,7 +234,7 @@ impl Builder {
             name: self.name.clone(),
             reason: "a POSIX IPC name cannot contain a NUL byte".into(),
         })?;
-        let base = libc::O_RDWR | libc::O_CLOEXEC;
+        let base = self.access.oflag() | libc::O_CLOEXEC;
         let (fd, owner) = match creation {
             CreationMode::Open => (open(&cname, base, &object)?, false),
             CreationMode::CreateExclusive => (self.create_fd(&cname, base, &object)?, true),
@@ -223,6 +258,7 @@ impl Builder {
             name: cname,
             object,
             owner,
+            access: self.access,
             capacity: attr.maxmsg as usize,
             msgsize: attr.msgsize as usize,
         })
@@ -439,6 +475,7 @@ pub struct MessageQueue {
     owner: bool,
     capacity: usize,
     msgsize: usize,
+    access: Access,
 }
 
 impl MessageQueue {
@@ -450,6 +487,7 @@ impl MessageQueue {
             capacity: None,
             msgsize: None,
             mode: 0o600,
+            access: Access::SendReceive,
         }
     }
 
@@ -503,7 +541,8 @@ impl MessageQueue {
     ///
     /// # Errors
     /// - [`Error::MessageTooLarge`]: `data` is over the queue's `mq_msgsize`.
-    /// - [`Error::InvalidArgument`]: `prio` is [`MQ_PRIO_MAX`] or more.
+    /// - [`Error::InvalidArgument`]: `prio` is [`MQ_PRIO_MAX`] or more, or
+    ///   the handle was opened with [`Access::Receive`].
     ///
     /// # References
     /// [mq_send(3)](https://man7.org/linux/man-pages/man3/mq_send.3.html)
@@ -541,6 +580,7 @@ impl MessageQueue {
     }
 
     fn send_deadline(&self, data: &[u8], prio: u32, deadline: Deadline) -> Result<()> {
+        self.check_access(Access::Send)?;
         if data.len() > self.msgsize {
             return Err(Error::MessageTooLarge {
                 object: self.object.clone(),
@@ -571,6 +611,22 @@ impl MessageQueue {
         }
     }
 
+    /// Refuses a direction the handle was not opened for (the kernel would
+    /// answer a bare `EBADF`).
+    fn check_access(&self, wanted: Access) -> Result<()> {
+        if self.access == Access::SendReceive || self.access == wanted {
+            return Ok(());
+        }
+        let (opened, verb) = match self.access {
+            Access::Receive => ("receiving only (Access::Receive)", "send"),
+            _ => ("sending only (Access::Send)", "receive"),
+        };
+        Err(Error::InvalidArgument {
+            object: self.object.clone(),
+            reason: format!("cannot {verb}: the handle was opened for {opened}"),
+        })
+    }
+
     fn expired(&self, deadline: Deadline, waiting_for: &str, sending: bool) -> Error {
         let object = self.object.clone();
         if deadline.timeout() == Duration::ZERO {
@@ -595,7 +651,9 @@ impl MessageQueue {
     /// # Errors
     /// [`Error::BufferTooSmall`] when `buf` is smaller than the queue's
     /// `mq_msgsize` (the kernel refuses such buffers whatever the next
-    /// message's size; checked before the call, nothing is dequeued).
+    /// message's size; checked before the call, nothing is dequeued);
+    /// [`Error::InvalidArgument`] when the handle was opened with
+    /// [`Access::Send`].
     ///
     /// # References
     /// [mq_receive(3)](https://man7.org/linux/man-pages/man3/mq_receive.3.html)
@@ -647,6 +705,7 @@ impl MessageQueue {
     }
 
     fn recv_deadline(&self, buf: &mut [u8], deadline: Deadline) -> Result<(usize, u32)> {
+        self.check_access(Access::Receive)?;
         if buf.len() < self.msgsize {
             return Err(Error::BufferTooSmall {
                 object: self.object.clone(),
