@@ -5,7 +5,8 @@
 //! with `--lines`, one message per input line (without its newline). `--pad N`
 //! NUL-pads each body to N bytes (the seed's C receiver expects a 100-byte
 //! body); a body longer than N is an error, never cut. `--count N` stops after
-//! N lines, or sends the single message N times. A sysvmq message has the
+//! N lines, or sends the single message N times; `--count 0` is refused (it
+//! would send nothing, whereas `recv --count 0` means no limit). A sysvmq message has the
 //! endpoint's `type=N` (default 1, as the seed uses); a POSIX message has its
 //! `prio=N` (default 0).
 //!
@@ -47,6 +48,11 @@ type Sink = dyn FnMut(&[u8]) -> anyhow::Result<()>;
 
 /// Sends stdin or `--message` to the endpoint.
 pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
+    if args.count == Some(0) {
+        anyhow::bail!(
+            "ipcx send {endpoint}: --count 0 would send nothing; leave --count out to send stdin (every line with --lines)"
+        );
+    }
     let creation = if args.create {
         CreationMode::OpenOrCreate
     } else {

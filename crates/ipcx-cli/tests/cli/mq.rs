@@ -619,3 +619,17 @@ fn recv_needs_only_read_permission_and_send_only_write() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "first\nsecond\n");
 }
+
+#[test]
+fn send_count_zero_is_refused_not_a_silent_no_op() {
+    let q = PosixName::new("ipcx-cli-count0");
+    one_line_error(
+        ipcx()
+            .args(["send", &format!("mq:{}", q.0), "--create", "--lines"])
+            .args(["--count", "0"])
+            .write_stdin("a\nb\n")
+            .assert(),
+        "--count 0 would send nothing",
+    );
+    assert!(!Path::new(&format!("/dev/mqueue/{}", &q.0[1..])).exists());
+}
