@@ -9,6 +9,12 @@
 //! implements [`AsFd`] and can be polled (readable: a message is queued;
 //! writable: there is room).
 //!
+//! Unlike a System V queue, unlinking a POSIX queue does not wake a handle
+//! waiting on it: the queue lives on, nameless, while descriptors are open,
+//! and a waiting [`recv`](MessageQueue::recv) keeps waiting (only holders of
+//! those descriptors can still send). Use the timed forms where the queue may
+//! be unlinked under a receiver.
+//!
 //! ```
 //! use ipcx::mq::posix::MessageQueue;
 //!
