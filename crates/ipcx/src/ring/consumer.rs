@@ -103,9 +103,13 @@ impl Consumer {
         index::next(self.head, self.tail_cache, self.capacity, |pos| {
             region.word_at(pos)
         })
-        .map_err(|v| Error::Corrupted {
-            object: self.region.object.clone(),
-            detail: v.to_string(),
+        .map_err(|v| {
+            // Forget the bad snapshot: the next attempt reads tail afresh.
+            self.tail_cache = self.head;
+            Error::Corrupted {
+                object: self.region.object.clone(),
+                detail: v.to_string(),
+            }
         })
     }
 
@@ -168,6 +172,11 @@ impl Consumer {
             consumer: self,
             next,
         })
+    }
+
+    /// Borrows with a deadline (the channel layer's entry point).
+    pub(crate) fn recv_with_deadline(&mut self, deadline: Deadline) -> Result<Record<'_>> {
+        self.borrow(deadline)
     }
 
     /// Borrows the next record in place, waiting while the ring is empty.

@@ -189,6 +189,15 @@ impl Producer {
         }
     }
 
+    /// Reserves with a deadline (the channel layer's entry point).
+    pub(crate) fn reserve_with_deadline(
+        &mut self,
+        len: usize,
+        deadline: Deadline,
+    ) -> Result<Grant<'_>> {
+        self.reserve_until(len, deadline)
+    }
+
     /// Reserves `len` bytes for one record, waiting while the ring is full.
     ///
     /// # Errors
