@@ -1,5 +1,6 @@
 //! Integration tests of the ipcx library: one module per family, plus interop
 //! with the seed's C programs.
 
+mod channel;
 mod ring;
 mod util;
