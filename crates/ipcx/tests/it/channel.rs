@@ -114,7 +114,7 @@ fn fixed(seq: u64) -> Msg {
 }
 
 /// Fills the channel until `try_send` reports Full; returns how many fit.
-fn fill<X>(tx: &mut Sender<Msg>) -> u64 {
+fn fill(tx: &mut Sender<Msg>) -> u64 {
     let started = Instant::now();
     for seq in 0.. {
         match tx.try_send(fixed(seq)) {
@@ -135,7 +135,7 @@ fn fill<X>(tx: &mut Sender<Msg>) -> u64 {
 
 pub fn full_channel_hands_the_message_back<X: Transport>() {
     let (mut tx, mut rx, _g) = X::pair::<Msg>();
-    let n = fill::<X>(&mut tx);
+    let n = fill(&mut tx);
     assert!(n > 0);
     match tx.send_timeout(fixed(n), Duration::from_millis(20)) {
         Err(SendTimeoutError::Timeout(back)) => assert_eq!(back, fixed(n)),
@@ -188,7 +188,7 @@ pub fn errors_convert_into_ipcx_errors<X: Transport>() {
     let (mut tx, mut rx, _g) = X::pair::<Msg>();
     let e: Error = rx.try_recv().unwrap_err().into();
     assert!(matches!(e, Error::Empty { .. }));
-    let n = fill::<X>(&mut tx);
+    let n = fill(&mut tx);
     let e: Error = tx.try_send(fixed(n)).unwrap_err().into();
     assert!(matches!(e, Error::Full { .. }));
 }
