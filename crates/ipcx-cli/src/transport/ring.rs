@@ -70,13 +70,11 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
         }
     } else if args.lines {
         let stdin = std::io::stdin();
-        let mut sent = 0u64;
-        for line in stdin.lock().split(b'\n') {
-            if args.count.is_some_and(|c| sent >= c) {
+        for (sent, line) in stdin.lock().split(b'\n').enumerate() {
+            if args.count.is_some_and(|c| sent as u64 >= c) {
                 break;
             }
             one(&line.context("reading stdin")?)?;
-            sent += 1;
         }
     } else {
         let mut all = Vec::new();
