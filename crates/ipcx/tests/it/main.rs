@@ -2,5 +2,12 @@
 //! with the seed's C programs.
 
 mod channel;
+mod child;
+mod memfd;
 mod ring;
+mod sem_posix;
+mod sem_sysv;
+mod shm_posix;
+mod shm_sysv;
+mod sync;
 mod util;
