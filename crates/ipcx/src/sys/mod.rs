@@ -4,8 +4,10 @@
 //! is public outside the crate. Every `unsafe` block carries a `// SAFETY:`
 //! comment naming the invariant it relies on.
 
+pub(crate) mod fifo;
 pub(crate) mod futex;
 pub(crate) mod mman;
+pub(crate) mod pipe;
 pub(crate) mod pthread;
 pub(crate) mod sem;
 pub(crate) mod shm;

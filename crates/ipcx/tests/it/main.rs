@@ -11,3 +11,6 @@ mod shm_posix;
 mod shm_sysv;
 mod sync;
 mod util;
+
+mod fifo;
+mod pipe;
