@@ -3,4 +3,5 @@
 mod util;
 
 mod endpoint;
+mod mq;
 mod ring;

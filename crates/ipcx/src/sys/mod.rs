@@ -7,6 +7,8 @@
 pub(crate) mod fifo;
 pub(crate) mod futex;
 pub(crate) mod mman;
+pub(crate) mod mqueue;
+pub(crate) mod msg;
 pub(crate) mod pipe;
 pub(crate) mod pthread;
 pub(crate) mod sem;

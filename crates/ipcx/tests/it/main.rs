@@ -4,6 +4,9 @@
 mod channel;
 mod child;
 mod memfd;
+mod mq_common;
+mod mq_posix;
+mod mq_sysv;
 mod ring;
 mod sem_posix;
 mod sem_sysv;
