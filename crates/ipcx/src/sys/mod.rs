@@ -13,3 +13,4 @@ pub(crate) mod pipe;
 pub(crate) mod pthread;
 pub(crate) mod sem;
 pub(crate) mod shm;
+pub(crate) mod socket;

@@ -12,6 +12,9 @@ mod sem_posix;
 mod sem_sysv;
 mod shm_posix;
 mod shm_sysv;
+mod socket_fd;
+mod socket_inet;
+mod socket_unix;
 mod sync;
 mod util;
 
