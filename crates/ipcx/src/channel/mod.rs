@@ -21,9 +21,28 @@
 //! - `ring`: `shm:/NAME` and [`ring()`]: the message is serialised straight into
 //!   the reserved ring space and deserialised from the borrowed record; no
 //!   allocation per message. Largest message: half the ring capacity less 8 bytes.
+//! - `pipe`: [`pipe()`] only (an anonymous pipe has no name to open): one atomic
+//!   `write(2)` per message of a 4-byte length and the encoding; at most
+//!   `PIPE_BUF` − 4 bytes. Disconnected: end of file / `EPIPE`.
+//! - `fifo`: `fifo:PATH`, framed as a pipe; the receiver creates the FIFO if
+//!   missing (and removes what it created); the sender's open waits for a reader.
+//! - `posix-mq`: `mq:/NAME`, one queue message each with a 1-byte tag; at most
+//!   `mq_msgsize` − 1 bytes. Queues have no notion of a closed peer: a sender
+//!   says goodbye with a tag-only message when dropped (best effort, 100 ms),
+//!   and cannot learn that the receiver is gone.
+//! - `sysv-mq`: `sysvmq:KEY`, as `posix-mq` (message type from `?type=N`,
+//!   default 1); a removed queue (`EIDRM`) is Disconnected for both ends.
+//! - `seqpacket`: `unix-seqpacket:…`; the receiver listens and accepts one
+//!   sender on first use, the sender connects; one datagram each.
+//! - `stream`: `unix:…` and `tcp:HOST:PORT`; listening and connecting as
+//!   `seqpacket`; 4-byte length-prefixed frames of at most 16 MiB. A frame the
+//!   socket takes only in part counts as sent: its tail waits in the sender
+//!   (one frame at most) and goes first on the next send or on drop (up to
+//!   100 ms), so the stream never carries half a message.
 //!
-//! Other endpoint kinds return [`Error::Unsupported`](crate::Error::Unsupported)
-//! until their flavor is built.
+//! `unix-dgram:`, `udp:` and `sysvshm:` have no channel flavor
+//! ([`Error::Unsupported`](crate::Error::Unsupported)): they cannot tell a
+//! receiver that its sender is gone.
 //!
 //! # Sizes
 //! A message whose encoding exceeds the transport's native limit is refused
@@ -42,6 +61,7 @@ use crate::error::{Error, Result};
 use crate::ring::{Consumer, Producer, Ring};
 
 mod error;
+mod flavors;
 
 pub use error::{
     RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
@@ -61,16 +81,29 @@ pub struct Receiver<T> {
 
 enum TxFlavor {
     Ring(Producer),
+    /// Any other transport; `Vec` is the reused encode buffer.
+    Bytes(flavors::Tx, Vec<u8>),
 }
 
 enum RxFlavor {
     Ring(Consumer),
+    /// Any other transport; `Vec` is the reused receive buffer.
+    Bytes(flavors::Rx, Vec<u8>),
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        if let TxFlavor::Bytes(tx, _) = &mut self.flavor {
+            tx.close();
+        }
+    }
 }
 
 impl<T> std::fmt::Debug for Sender<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.flavor {
             TxFlavor::Ring(p) => f.debug_tuple("Sender").field(p).finish(),
+            TxFlavor::Bytes(..) => f.debug_tuple("Sender").finish_non_exhaustive(),
         }
     }
 }
@@ -79,6 +112,7 @@ impl<T> std::fmt::Debug for Receiver<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.flavor {
             RxFlavor::Ring(c) => f.debug_tuple("Receiver").field(c).finish(),
+            RxFlavor::Bytes(..) => f.debug_tuple("Receiver").finish_non_exhaustive(),
         }
     }
 }
@@ -95,6 +129,141 @@ pub fn ring<T: Serialize + DeserializeOwned>(capacity: usize) -> Result<(Sender<
         Sender::from_producer(ring.producer()?),
         Receiver::from_consumer(ring.consumer()?),
     ))
+}
+
+/// An in-process channel over an anonymous pipe (see the `pipe` flavor).
+///
+/// # Errors
+/// As [`pipe::pipe`](crate::pipe::pipe).
+pub fn pipe<T: Serialize + DeserializeOwned>() -> Result<(Sender<T>, Receiver<T>)> {
+    let (r, w) = crate::pipe::pipe()?;
+    Ok((
+        Sender::bytes(flavors::Tx::Pipe(w)),
+        Receiver::bytes(flavors::Rx::Pipe(
+            r,
+            flavors::Frames::new(crate::pipe::PIPE_BUF),
+        )),
+    ))
+}
+
+fn unix_addr(path: &crate::endpoint::UnixPath) -> Result<crate::socket::addr::UnixAddr> {
+    crate::socket::addr::UnixAddr::from_endpoint(path)
+}
+
+fn open_tx(endpoint: &Endpoint) -> Result<flavors::Tx> {
+    use crate::endpoint::UnixKind;
+    use flavors::Tx;
+    Ok(match endpoint {
+        Endpoint::Fifo { path } => {
+            let fifo = crate::fifo::Fifo::builder(path.clone()).open_or_create()?;
+            let w = fifo.open_writer(None)?;
+            Tx::Fifo(w, fifo.is_owner().then_some(fifo))
+        }
+        Endpoint::PosixMq {
+            name,
+            capacity,
+            msgsize,
+            prio,
+        } => {
+            let mut b = crate::mq::posix::MessageQueue::builder(name.clone());
+            if let Some(c) = capacity {
+                b = b.capacity(*c);
+            }
+            if let Some(m) = msgsize {
+                b = b.msgsize(*m);
+            }
+            Tx::PosixMq(b.open_or_create()?, prio.unwrap_or(0))
+        }
+        Endpoint::SysvMq { key, mtype } => {
+            let mtype = mtype.unwrap_or(1);
+            if mtype <= 0 {
+                return Err(Error::InvalidArgument {
+                    object: format!("endpoint {endpoint}"),
+                    reason: "a sender needs a positive message type".into(),
+                });
+            }
+            let q = crate::mq::sysv::MessageQueue::builder(key.resolve()?).open_or_create()?;
+            Tx::SysvMq(q, mtype)
+        }
+        Endpoint::Unix {
+            kind: UnixKind::SeqPacket,
+            path,
+        } => {
+            let s = crate::socket::unix::UnixSeqPacket::connect(&unix_addr(path)?)?;
+            let sndbuf = rustix::net::sockopt::socket_send_buffer_size(&s).map_err(|e| {
+                Error::os(format!("endpoint {endpoint}"), "getsockopt(SO_SNDBUF)", e)
+            })?;
+            Tx::SeqPacket(s, (sndbuf / 2).saturating_sub(1))
+        }
+        Endpoint::Unix {
+            kind: UnixKind::Stream,
+            path,
+        } => Tx::UnixStream(
+            crate::socket::unix::UnixStream::connect(&unix_addr(path)?)?,
+            Vec::new(),
+        ),
+        Endpoint::Tcp { host, port } => Tx::Tcp(
+            crate::socket::tcp::TcpStream::connect((host.as_str(), *port))?,
+            Vec::new(),
+        ),
+        _ => return Err(unsupported(endpoint)),
+    })
+}
+
+fn open_rx(endpoint: &Endpoint) -> Result<flavors::Rx> {
+    use crate::endpoint::UnixKind;
+    use flavors::{Frames, Lazy, Rx, STREAM_FRAME_MAX};
+    Ok(match endpoint {
+        Endpoint::Fifo { path } => {
+            let fifo = crate::fifo::Fifo::builder(path.clone()).open_or_create()?;
+            let r = fifo.try_open_reader()?;
+            Rx::Fifo(
+                r,
+                Frames::new(crate::pipe::PIPE_BUF),
+                fifo.is_owner().then_some(fifo),
+            )
+        }
+        Endpoint::PosixMq {
+            name,
+            capacity,
+            msgsize,
+            ..
+        } => {
+            let mut b = crate::mq::posix::MessageQueue::builder(name.clone());
+            if let Some(c) = capacity {
+                b = b.capacity(*c);
+            }
+            if let Some(m) = msgsize {
+                b = b.msgsize(*m);
+            }
+            Rx::PosixMq(b.open_or_create()?, false)
+        }
+        Endpoint::SysvMq { key, mtype } => {
+            let q = crate::mq::sysv::MessageQueue::builder(key.resolve()?).open_or_create()?;
+            Rx::SysvMq(q, crate::mq::sysv::TypeSelector::from_msgtyp(*mtype), false)
+        }
+        Endpoint::Unix {
+            kind: UnixKind::SeqPacket,
+            path,
+        } => Rx::SeqPacket(Lazy::Listening(
+            crate::socket::unix::UnixSeqPacketListener::bind(&unix_addr(path)?)?,
+        )),
+        Endpoint::Unix {
+            kind: UnixKind::Stream,
+            path,
+        } => Rx::UnixStream(
+            Lazy::Listening(crate::socket::unix::UnixListener::bind(&unix_addr(path)?)?),
+            Frames::new(STREAM_FRAME_MAX),
+        ),
+        Endpoint::Tcp { host, port } => Rx::Tcp(
+            Lazy::Listening(crate::socket::tcp::TcpListener::bind((
+                host.as_str(),
+                *port,
+            ))?),
+            Frames::new(STREAM_FRAME_MAX),
+        ),
+        _ => return Err(unsupported(endpoint)),
+    })
 }
 
 fn unsupported(endpoint: &Endpoint) -> Error {
@@ -136,7 +305,14 @@ impl<T: Serialize> Sender<T> {
         if let Some(ring) = ring_of(endpoint)? {
             return Ok(Sender::from_producer(ring.producer()?));
         }
-        Err(unsupported(endpoint))
+        Ok(Sender::bytes(open_tx(endpoint)?))
+    }
+
+    fn bytes(tx: flavors::Tx) -> Sender<T> {
+        Sender {
+            flavor: TxFlavor::Bytes(tx, Vec::new()),
+            _msg: PhantomData,
+        }
     }
 
     /// A sender over a ring's producer.
@@ -165,6 +341,32 @@ impl<T: Serialize> Sender<T> {
                     .len();
                 grant.commit_len(written);
                 Ok(())
+            }
+            TxFlavor::Bytes(tx, buf) => {
+                let prefix = tx.prefix();
+                buf.clear();
+                buf.resize(prefix, 0);
+                let mut frame = postcard::to_extend(msg, std::mem::take(buf)).map_err(|e| {
+                    Error::InvalidArgument {
+                        object: "channel message".into(),
+                        reason: format!("cannot be encoded: {e}"),
+                    }
+                })?;
+                let len = frame.len() - prefix;
+                let (max, source) = tx.limit();
+                let r = if len > max {
+                    Err(Error::MessageTooLarge {
+                        object: "channel".into(),
+                        len,
+                        max,
+                        limit_source: source,
+                    })
+                } else {
+                    tx.fill_prefix(&mut frame, len);
+                    tx.send(&frame, deadline)
+                };
+                *buf = frame;
+                r
             }
         }
     }
@@ -217,6 +419,7 @@ impl<T: Serialize> Sender<T> {
     pub fn max_message_len(&self) -> usize {
         match &self.flavor {
             TxFlavor::Ring(p) => p.max_record_len(),
+            TxFlavor::Bytes(tx, _) => tx.limit().0,
         }
     }
 }
@@ -232,7 +435,14 @@ impl<T: DeserializeOwned> Receiver<T> {
         if let Some(ring) = ring_of(endpoint)? {
             return Ok(Receiver::from_consumer(ring.consumer()?));
         }
-        Err(unsupported(endpoint))
+        Ok(Receiver::bytes(open_rx(endpoint)?))
+    }
+
+    fn bytes(rx: flavors::Rx) -> Receiver<T> {
+        Receiver {
+            flavor: RxFlavor::Bytes(rx, Vec::new()),
+            _msg: PhantomData,
+        }
     }
 
     /// A receiver over a ring's consumer.
@@ -251,6 +461,13 @@ impl<T: DeserializeOwned> Receiver<T> {
                 postcard::from_bytes(&rec).map_err(|e| Error::Corrupted {
                     object: object.into(),
                     detail: format!("a message of {} bytes does not decode: {e}", rec.len()),
+                })
+            }
+            RxFlavor::Bytes(rx, buf) => {
+                rx.recv(buf, deadline)?;
+                postcard::from_bytes(buf).map_err(|e| Error::Corrupted {
+                    object: "channel".into(),
+                    detail: format!("a message of {} bytes does not decode: {e}", buf.len()),
                 })
             }
         }
