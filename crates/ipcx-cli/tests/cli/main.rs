@@ -3,5 +3,10 @@
 mod util;
 
 mod endpoint;
+mod fifo;
+mod lock;
 mod mq;
 mod ring;
+mod shm;
+mod socket;
+mod tour;
