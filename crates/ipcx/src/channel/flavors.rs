@@ -16,12 +16,19 @@ use crate::mq::posix::MessageQueue as PosixMq;
 use crate::mq::sysv::{MessageQueue as SysvMq, TypeSelector};
 use crate::pipe::{PipeReader, PipeWriter, PIPE_BUF};
 use crate::socket::tcp::{TcpListener, TcpStream};
-use crate::socket::unix::{UnixListener, UnixSeqPacket, UnixSeqPacketListener, UnixStream};
+use crate::socket::unix::{
+    UnixDatagram, UnixListener, UnixSeqPacket, UnixSeqPacketListener, UnixStream,
+};
 
 /// Largest frame on a stream socket, in bytes (16 MiB): a limit of the
 /// channel's framing, not of the kernel.
 pub(crate) const STREAM_FRAME_MAX: usize = 16 << 20;
 pub(crate) const STREAM_FRAME_SOURCE: &str = "the channel's 16 MiB frame limit on stream sockets";
+
+/// Receive buffer of the message-oriented sockets, in bytes: the default
+/// `SO_SNDBUF` (`/proc/sys/net/core/wmem_default`), which bounds a sender's
+/// datagram (senders are limited to half their `SO_SNDBUF`, see [`Tx::limit`]).
+pub(crate) const DGRAM_RECV_MAX: usize = 212_992;
 
 /// Length prefix of a frame on a byte stream.
 pub(crate) const FRAME_HEADER: usize = 4;
@@ -71,6 +78,9 @@ pub(crate) enum Tx {
     /// A connected `SOCK_SEQPACKET` socket: one tagged message each (a tag,
     /// so that no message is empty); the limit is half of `SO_SNDBUF`.
     SeqPacket(UnixSeqPacket, usize),
+    /// A connected `SOCK_DGRAM` Unix socket: one tagged datagram each, a
+    /// goodbye on drop (as the queues); the limit is half of `SO_SNDBUF`.
+    UnixDgram(UnixDatagram, usize),
     /// A Unix stream socket: length-prefixed frames; the `Vec` holds the
     /// unsent tail of the last frame (see [`stream_send`]).
     UnixStream(UnixStream, Vec<u8>),
@@ -83,7 +93,7 @@ impl Tx {
     pub(crate) fn prefix(&self) -> usize {
         match self {
             Tx::Pipe(_) | Tx::Fifo(..) | Tx::UnixStream(..) | Tx::Tcp(..) => FRAME_HEADER,
-            Tx::PosixMq(..) | Tx::SysvMq(..) | Tx::SeqPacket(..) => 1,
+            Tx::PosixMq(..) | Tx::SysvMq(..) | Tx::SeqPacket(..) | Tx::UnixDgram(..) => 1,
         }
     }
 
@@ -106,7 +116,7 @@ impl Tx {
                     q.max_message_size()
                 ),
             ),
-            Tx::SeqPacket(_, max) => (
+            Tx::SeqPacket(_, max) | Tx::UnixDgram(_, max) => (
                 *max,
                 format!(
                     "half the socket's SO_SNDBUF of {} bytes less a 1-byte tag",
@@ -156,6 +166,8 @@ impl Tx {
             }
             Tx::SeqPacket(s, _) => forms!(deadline, s.send(frame), s.try_send(frame), |t| s
                 .send_timeout(frame, t),),
+            Tx::UnixDgram(s, _) => forms!(deadline, s.send(frame), s.try_send(frame), |t| s
+                .send_timeout(frame, t),),
             Tx::UnixStream(s, pending) => stream_send(frame, deadline, pending, |b| {
                 forms!(deadline, s.send(b), s.try_send(b), |t| s.send_timeout(b, t))
             }),
@@ -194,7 +206,7 @@ impl Tx {
         let bye = [TAG_CLOSE];
         let deadline = Deadline::after(Some(Duration::from_millis(100)));
         match self {
-            Tx::PosixMq(..) | Tx::SysvMq(..) => {
+            Tx::PosixMq(..) | Tx::SysvMq(..) | Tx::UnixDgram(..) => {
                 let _ = self.send(&bye, deadline);
             }
             // Finish a started frame, so the receiver does not see half a message.
@@ -268,6 +280,8 @@ pub(crate) enum Rx {
     SysvMq(SysvMq, TypeSelector, bool),
     /// A `SOCK_SEQPACKET` listener, accepted on first use.
     SeqPacket(Lazy<UnixSeqPacketListener, UnixSeqPacket>),
+    /// A bound `SOCK_DGRAM` Unix socket; `bool`: the sender said goodbye.
+    UnixDgram(UnixDatagram, bool),
     /// A Unix stream listener, accepted on first use; framed.
     UnixStream(Lazy<UnixListener, UnixStream>, Frames),
     /// A TCP listener, accepted on first use; framed.
@@ -447,7 +461,7 @@ impl Rx {
             }
             Rx::SeqPacket(lazy) => {
                 let s = accept_lazily!(lazy, deadline);
-                out.resize(STREAM_FRAME_MAX.min(212_992), 0);
+                out.resize(DGRAM_RECV_MAX, 0);
                 let n = forms!(deadline, s.recv(out), s.try_recv(out), |t| s
                     .recv_timeout(out, t),)?;
                 match n {
@@ -461,6 +475,16 @@ impl Rx {
                         reason: "the sender closed its end".into(),
                     }),
                 }
+            }
+            Rx::UnixDgram(s, closed) => {
+                if *closed {
+                    return Err(goodbye("Unix datagram socket"));
+                }
+                out.resize(DGRAM_RECV_MAX, 0);
+                let n = forms!(deadline, s.recv(out), s.try_recv(out), |t| s
+                    .recv_timeout(out, t),)?;
+                out.truncate(n);
+                untag(out, closed, "Unix datagram socket")
             }
             Rx::UnixStream(lazy, frames) => {
                 let s = accept_lazily!(lazy, deadline);

@@ -34,15 +34,21 @@
 //!   default 1); a removed queue (`EIDRM`) is Disconnected for both ends.
 //! - `seqpacket`: `unix-seqpacket:…`; the receiver listens and accepts one
 //!   sender on first use, the sender connects; one datagram each.
+//! - `unix-dgram`: `unix-dgram:…`; the receiver binds, the sender connects
+//!   (so the receiver must exist first); one tagged datagram each, at most
+//!   half the sender's `SO_SNDBUF` less 1 byte. Like the queues, datagrams
+//!   have no connection: the sender says goodbye with a tag-only datagram when
+//!   dropped (a killed sender cannot), while the sender learns that the
+//!   receiver is gone (`ECONNREFUSED`).
 //! - `stream`: `unix:…` and `tcp:HOST:PORT`; listening and connecting as
 //!   `seqpacket`; 4-byte length-prefixed frames of at most 16 MiB. A frame the
 //!   socket takes only in part counts as sent: its tail waits in the sender
 //!   (one frame at most) and goes first on the next send or on drop (up to
 //!   100 ms), so the stream never carries half a message.
 //!
-//! `unix-dgram:`, `udp:` and `sysvshm:` have no channel flavor
-//! ([`Error::Unsupported`](crate::Error::Unsupported)): they cannot tell a
-//! receiver that its sender is gone.
+//! `udp:` and `sysvshm:` have no channel flavor
+//! ([`Error::Unsupported`](crate::Error::Unsupported)): UDP may drop and
+//! reorder, and a bare segment has no queue.
 //!
 //! # Sizes
 //! A message whose encoding exceeds the transport's native limit is refused
@@ -196,6 +202,18 @@ fn open_tx(endpoint: &Endpoint) -> Result<flavors::Tx> {
             Tx::SeqPacket(s, (sndbuf / 2).saturating_sub(1))
         }
         Endpoint::Unix {
+            kind: UnixKind::Datagram,
+            path,
+        } => {
+            let s = crate::socket::unix::UnixDatagram::unbound()?;
+            s.connect(&unix_addr(path)?)?;
+            let sndbuf = rustix::net::sockopt::socket_send_buffer_size(&s).map_err(|e| {
+                Error::os(format!("endpoint {endpoint}"), "getsockopt(SO_SNDBUF)", e)
+            })?;
+            let max = (sndbuf / 2).min(flavors::DGRAM_RECV_MAX).saturating_sub(1);
+            Tx::UnixDgram(s, max)
+        }
+        Endpoint::Unix {
             kind: UnixKind::Stream,
             path,
         } => Tx::UnixStream(
@@ -248,6 +266,13 @@ fn open_rx(endpoint: &Endpoint) -> Result<flavors::Rx> {
         } => Rx::SeqPacket(Lazy::Listening(
             crate::socket::unix::UnixSeqPacketListener::bind(&unix_addr(path)?)?,
         )),
+        Endpoint::Unix {
+            kind: UnixKind::Datagram,
+            path,
+        } => Rx::UnixDgram(
+            crate::socket::unix::UnixDatagram::bind(&unix_addr(path)?)?,
+            false,
+        ),
         Endpoint::Unix {
             kind: UnixKind::Stream,
             path,

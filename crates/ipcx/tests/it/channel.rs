@@ -124,6 +124,20 @@ impl Transport for SeqPacket {
     }
 }
 
+/// `unix-dgram:PATH` in a temporary directory (the receiver binds first).
+pub struct UnixDgram;
+
+impl Transport for UnixDgram {
+    fn pair<T: Serialize + DeserializeOwned>() -> (Sender<T>, Receiver<T>, Box<dyn Any>) {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, rx) = open_pair(&format!(
+            "unix-dgram:{}",
+            dir.path().join("d.sock").display()
+        ));
+        (tx, rx, Box::new(dir))
+    }
+}
+
 /// `unix:PATH` in a temporary directory.
 pub struct UnixStream;
 
@@ -372,6 +386,7 @@ conformance!(fifo, FifoPath);
 conformance!(posix_mq, PosixMq);
 conformance!(sysv_mq, SysvMq);
 conformance!(unix_seqpacket, SeqPacket);
+conformance!(unix_dgram, UnixDgram);
 conformance!(unix_stream, UnixStream);
 conformance!(tcp, Tcp);
 

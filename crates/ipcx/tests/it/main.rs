@@ -20,4 +20,3 @@ mod socket_inet;
 mod socket_unix;
 mod sync;
 mod util;
-
