@@ -125,7 +125,7 @@ impl Consumer {
             return Ok(n);
         }
         let outcome = if deadline.expired() {
-            let expensive = self.last_check.elapsed() >= wait::CHECK_INTERVAL;
+            let expensive = wait::liveness_check_due(self.last_check);
             if expensive {
                 self.last_check = Instant::now();
             }

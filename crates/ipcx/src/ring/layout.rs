@@ -170,6 +170,7 @@ impl RawIdentity {
     }
 
     /// Reads the identity of a live header.
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn load(id: &Identity) -> RawIdentity {
         use super::atomic::Ordering::{Acquire, Relaxed};
         RawIdentity {

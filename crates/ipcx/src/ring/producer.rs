@@ -139,7 +139,7 @@ impl Producer {
 
     /// Cheap check every call, `/proc` check at most every 20 ms.
     fn consumer_gone(&mut self) -> Option<String> {
-        let expensive = self.last_check.elapsed() >= wait::CHECK_INTERVAL;
+        let expensive = wait::liveness_check_due(self.last_check);
         if expensive {
             self.last_check = Instant::now();
         }

@@ -18,6 +18,7 @@ use crate::sys::mman::Mapping;
 /// Where the ring's bytes come from.
 enum Backing {
     /// A `MAP_SHARED` mapping of `fd` (a memfd, or an inherited descriptor).
+    #[cfg_attr(loom, allow(dead_code))]
     Mapped { map: Mapping, fd: OwnedFd },
     /// A named POSIX shared memory segment.
     Segment(Segment),

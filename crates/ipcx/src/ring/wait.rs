@@ -35,6 +35,15 @@ const ADAPTIVE_SPINS: u32 = 4_000;
 /// Spin rounds between two looks at the clock.
 const CLOCK_EVERY: u32 = 256;
 
+/// Whether the `/proc` check of the peer's life is due, [`CHECK_INTERVAL`]
+/// after `last`. Never under loom: it depends on the wall clock, and a model
+/// must run the same operations on every replay (process death is outside
+/// the model; closing is inside).
+#[inline]
+pub(crate) fn liveness_check_due(last: Instant) -> bool {
+    !cfg!(loom) && last.elapsed() >= CHECK_INTERVAL
+}
+
 /// Why a blocking wait ended without its condition.
 pub(crate) enum Stop {
     /// The deadline passed.
@@ -70,7 +79,7 @@ pub(crate) fn block<R, E>(
             if deadline.expired() {
                 return Ok(Err(Stop::TimedOut));
             }
-            let expensive = last_check.elapsed() >= CHECK_INTERVAL;
+            let expensive = liveness_check_due(last_check);
             if expensive {
                 last_check = Instant::now();
             }
