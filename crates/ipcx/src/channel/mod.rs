@@ -1,5 +1,5 @@
 //! Typed channels, [`Sender<T>`] and [`Receiver<T>`], over any
-//! [`Endpoint`](crate::Endpoint), with the same semantics everywhere:
+//! [`Endpoint`], with the same semantics everywhere:
 //! bounded; `send` / `try_send` (full) / `send_timeout`; `recv` / `try_recv`
 //! (empty) / `recv_timeout`; disconnected when the other end is gone, after
 //! everything it sent has been received; a failed send hands the message
@@ -47,12 +47,12 @@
 //!   100 ms), so the stream never carries half a message.
 //!
 //! `udp:` and `sysvshm:` have no channel flavor
-//! ([`Error::Unsupported`](crate::Error::Unsupported)): UDP may drop and
+//! ([`Error::Unsupported`]): UDP may drop and
 //! reorder, and a bare segment has no queue.
 //!
 //! # Sizes
 //! A message whose encoding exceeds the transport's native limit is refused
-//! with [`Error::MessageTooLarge`](crate::Error::MessageTooLarge) naming the
+//! with [`Error::MessageTooLarge`] naming the
 //! limit (inside [`SendError::Other`] and friends); it is never split.
 
 use std::marker::PhantomData;
