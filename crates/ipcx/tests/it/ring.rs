@@ -190,14 +190,12 @@ fn hostile_process_writes_are_reported_as_corrupted_and_the_consumer_survives() 
     ];
     for (what, writes) in &attacks {
         run_child(&format!("hostile:{name}:{writes}"));
-        let started = Instant::now();
         assert!(corrupted(rx.try_recv(&mut buf)), "{what}: try_recv");
         assert!(
             corrupted(rx.recv_timeout(&mut buf, Duration::from_secs(5))),
             "{what}: recv_timeout"
         );
         assert!(corrupted(rx.try_recv_borrowed()), "{what}: borrowed");
-        assert!(started.elapsed() < Duration::from_secs(60), "watchdog");
     }
     for seed in 0..8u64 {
         run_child(&format!("garbage:{name}:{seed}"));
