@@ -93,6 +93,45 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Bytes copied out of a segment at a time. `recv` never holds more: the
+/// segment's size comes from whoever made it (up to `shmmax`), and copying
+/// it whole would allocate that much, and touch every page of it.
+const CHUNK: usize = 64 * 1024;
+
+/// Offset of the first NUL in the segment, scanning `chunk` bytes at a time
+/// and stopping there (pages after it are never touched).
+fn text_len(seg: &impl SharedMemory, chunk: usize) -> ipcx::Result<Option<usize>> {
+    let mut buf = vec![0u8; chunk.min(seg.size())];
+    let mut offset = 0;
+    while offset < seg.size() {
+        let n = chunk.min(seg.size() - offset);
+        seg.read_bytes(offset, &mut buf[..n])?;
+        if let Some(p) = buf[..n].iter().position(|&b| b == 0) {
+            return Ok(Some(offset + p));
+        }
+        offset += n;
+    }
+    Ok(None)
+}
+
+/// Writes the first `len` bytes of the segment to `out`, `chunk` at a time.
+fn copy_text(
+    seg: &impl SharedMemory,
+    len: usize,
+    chunk: usize,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let mut buf = vec![0u8; chunk.min(len)];
+    let mut offset = 0;
+    while offset < len {
+        let n = chunk.min(len - offset);
+        seg.read_bytes(offset, &mut buf[..n])?;
+        out.write_all(&buf[..n])?;
+        offset += n;
+    }
+    Ok(())
+}
+
 /// Receives from the endpoint to stdout.
 pub fn recv(endpoint: &Endpoint, args: &RecvArgs) -> anyhow::Result<()> {
     let (spec, size) = parts(endpoint)?;
@@ -102,9 +141,7 @@ pub fn recv(endpoint: &Endpoint, args: &RecvArgs) -> anyhow::Result<()> {
         builder = builder.size(s);
     }
     let mut seg = builder.open()?;
-    let mut data = vec![0u8; seg.len()];
-    seg.read_bytes(0, &mut data)?;
-    let Some(end) = data.iter().position(|&b| b == 0) else {
+    let Some(end) = text_len(&seg, CHUNK)? else {
         return Err(ipcx::Error::Corrupted {
             object: seg.describe(),
             detail: format!(
@@ -115,7 +152,7 @@ pub fn recv(endpoint: &Endpoint, args: &RecvArgs) -> anyhow::Result<()> {
         .into());
     };
     let mut out = std::io::stdout().lock();
-    out.write_all(&data[..end])?;
+    copy_text(&seg, end, CHUNK, &mut out)?;
     if args.lines {
         out.write_all(b"\n")?;
     }
@@ -124,4 +161,26 @@ pub fn recv(endpoint: &Endpoint, args: &RecvArgs) -> anyhow::Result<()> {
         seg.remove()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ipcx::key::Key;
+
+    #[test]
+    fn recv_finds_the_text_across_chunk_boundaries_without_a_whole_segment_copy() {
+        let seg = Segment::builder(Key::PRIVATE).size(64).create().unwrap();
+        seg.write_bytes(0, &[b'a'; 64]).unwrap();
+        for (nul, chunk) in [(0, 4), (3, 4), (4, 4), (5, 4), (63, 4), (10, 64), (10, 1)] {
+            seg.write_bytes(0, &[b'a'; 64]).unwrap();
+            seg.write_bytes(nul, &[0]).unwrap();
+            assert_eq!(text_len(&seg, chunk).unwrap(), Some(nul), "{nul} {chunk}");
+            let mut out = Vec::new();
+            copy_text(&seg, nul, chunk, &mut out).unwrap();
+            assert_eq!(out, vec![b'a'; nul]);
+        }
+        seg.write_bytes(0, &[b'a'; 64]).unwrap();
+        assert_eq!(text_len(&seg, 7).unwrap(), None);
+    }
 }
