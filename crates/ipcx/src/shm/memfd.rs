@@ -135,7 +135,9 @@ impl Memfd {
     /// - [`Error::InvalidArgument`]: a size of 0, or a name with a NUL byte
     ///   or over 249 bytes.
     /// - [`Error::LimitExceeded`]: `size` is over the memory the machine has
-    ///   left for it (`MemAvailable + SwapFree` in `/proc/meminfo`), checked
+    ///   left for it (`MemAvailable + SwapFree` in `/proc/meminfo`, minus a
+    ///   reserve of `MemTotal`/8, at least 256 MiB, for every other process:
+    ///   [`crate::limits::shared_memory_available`]), checked
     ///   before reserving: a memfd is bounded by nothing else, and reserving
     ///   it would drive the machine into the out-of-memory killer.
     /// - [`Error::NoSpace`]: the kernel refused the reservation (`fallocate`).
