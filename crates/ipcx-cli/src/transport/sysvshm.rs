@@ -5,7 +5,9 @@
 //!   default size 1024 bytes), writes the text followed by a NUL at offset 0,
 //!   and **leaves the segment in place** so that a reader started later finds
 //!   the data — like the seed's writer. The reader removes it. Text of more
-//!   than size − 1 bytes is refused (`MessageTooLarge`), never truncated.
+//!   than size − 1 bytes is refused (`MessageTooLarge`), never truncated;
+//!   stdin is read only up to the segment's size, so an endless stdin is
+//!   refused rather than buffered.
 //! - `recv` opens the existing segment (the size is checked when `?size=`
 //!   is given), prints the bytes before the first NUL (with a newline only
 //!   under `--lines`), and then **removes the segment** (`IPC_RMID`) like
@@ -43,11 +45,30 @@ fn parts(endpoint: &Endpoint) -> anyhow::Result<(&KeySpec, Option<usize>)> {
 pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
     let (spec, size) = parts(endpoint)?;
     let key = spec.resolve()?;
+    let mut opener = Segment::builder(key);
+    if let Some(s) = size {
+        opener = opener.size(s);
+    }
+    let existing = match opener.open() {
+        Ok(seg) => Some(seg),
+        Err(ipcx::Error::NotFound { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let seg_len = existing
+        .as_ref()
+        .map_or(size.unwrap_or(DEFAULT_SIZE), |seg| seg.len());
+    let object = existing.as_ref().map_or_else(
+        || format!("System V shared memory {key}"),
+        |seg| seg.describe(),
+    );
+    // Read no more than the segment holds (one byte more tells that the
+    // text is too long): stdin may be endless.
     let text: Vec<u8> = match &args.message {
         Some(m) => m.clone().into_bytes(),
         None => {
             let mut buf = Vec::new();
             std::io::stdin()
+                .take(seg_len as u64)
                 .read_to_end(&mut buf)
                 .context("reading stdin")?;
             buf
@@ -58,35 +79,37 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
             "endpoint {endpoint}: the text contains a NUL byte, which would cut it short for the reader"
         );
     }
-    let too_large = |object: String, seg_len: usize| ipcx::Error::MessageTooLarge {
-        object,
-        len: text.len(),
-        max: seg_len - 1,
-        limit_source: format!("segment size of {seg_len} bytes minus the terminating NUL"),
-    };
-    let mut opener = Segment::builder(key);
-    if let Some(s) = size {
-        opener = opener.size(s);
-    }
-    let mut seg = match opener.open() {
-        Ok(seg) => seg,
-        Err(ipcx::Error::NotFound { .. }) => {
-            let new_size = size.unwrap_or(DEFAULT_SIZE);
-            // Check before creating, so a refused text leaves nothing behind.
-            if text.len() + 1 > new_size {
-                return Err(too_large(format!("System V shared memory {key}"), new_size).into());
-            }
-            Segment::builder(key)
-                .size(new_size)
-                .mode(args.mode.unwrap_or(0o600))
-                .open_or_create()?
+    // Checked before creating, so a refused text leaves nothing behind.
+    if text.len() + 1 > seg_len {
+        return Err(ipcx::Error::MessageTooLarge {
+            object,
+            len: text.len(),
+            max: seg_len - 1,
+            limit_source: format!("segment size of {seg_len} bytes minus the terminating NUL"),
         }
-        Err(e) => return Err(e.into()),
+        .into());
+    }
+    let mut seg = match existing {
+        Some(seg) => seg,
+        None => Segment::builder(key)
+            .size(seg_len)
+            .mode(args.mode.unwrap_or(0o600))
+            .open_or_create()?,
     };
     // The data must outlive this process: the reader removes the segment.
     seg.keep();
     if text.len() + 1 > seg.len() {
-        return Err(too_large(seg.describe(), seg.len()).into());
+        // Made by someone else, with another size, since we looked.
+        return Err(ipcx::Error::MessageTooLarge {
+            object: seg.describe(),
+            len: text.len(),
+            max: seg.len() - 1,
+            limit_source: format!(
+                "segment size of {} bytes minus the terminating NUL",
+                seg.len()
+            ),
+        }
+        .into());
     }
     seg.write_bytes(0, &text)?;
     seg.write_bytes(text.len(), &[0])?;
