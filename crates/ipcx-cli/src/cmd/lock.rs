@@ -122,7 +122,8 @@ fn recorded_command(seg: &Segment) -> anyhow::Result<Option<ProcessId>> {
     let pid: u32 = seg.read_value(COMMAND_PID_OFFSET)?;
     let start_time: u64 = seg.read_value(COMMAND_START_OFFSET)?;
     let id = ProcessId { pid, start_time };
-    Ok((pid != 0 && id.is_alive()).then_some(id))
+    // A start time of 0 would match any process that reuses the pid.
+    Ok((pid != 0 && start_time != 0 && id.is_alive()).then_some(id))
 }
 
 /// Waits (holding the lock) until the command of a holder that died has
