@@ -234,7 +234,9 @@ impl Memfd {
     ///
     /// # Errors
     /// [`Error::PermissionDenied`] when `F_SEAL_SEAL` is already set;
-    /// [`Error::Io`] (`EBUSY`) when another process still maps it writable.
+    /// [`Error::InvalidArgument`] (`EBUSY`) when adding [`Seals::WRITE`]
+    /// while another handle or process still maps it writable (this handle
+    /// then stays writable).
     ///
     /// # References
     /// [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html)
@@ -247,8 +249,15 @@ impl Memfd {
         if remap {
             self.map = None;
         }
-        let sealed = sys::add_seals(&self.fd, seals.bits())
-            .map_err(|e| Error::os(&object, "fcntl(F_ADD_SEALS)", e));
+        let sealed = sys::add_seals(&self.fd, seals.bits()).map_err(|e| {
+            match e.raw_os_error() {
+                Some(libc::EBUSY) => Error::InvalidArgument {
+                    object: object.clone(),
+                    reason: "F_SEAL_WRITE needs every shared writable mapping gone, and another handle or process still maps it writable (EBUSY)".into(),
+                },
+                _ => Error::os(&object, "fcntl(F_ADD_SEALS)", e),
+            }
+        });
         if remap {
             let writable = sealed.is_err();
             self.map = Some(
