@@ -164,3 +164,24 @@ mod sys;
 
 pub use endpoint::Endpoint;
 pub use error::{Error, Result};
+
+/// How a builder reaches a named object — FIFO, message queue, shared memory
+/// segment, semaphore — in every module (iceoryx2 style).
+///
+/// Whoever creates an object owns it and removes it when the handle is
+/// dropped, unless told to keep it; a handle that opened an existing object
+/// never removes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum CreationMode {
+    /// Create a new object; fail with [`Error::AlreadyExists`] if the name or
+    /// key is taken (`O_CREAT | O_EXCL`, `IPC_CREAT | IPC_EXCL`). The handle
+    /// owns the object. The default.
+    #[default]
+    Create,
+    /// Open an existing object; fail with [`Error::NotFound`] if there is
+    /// none. The handle never removes it.
+    Open,
+    /// Open the object if it exists, else create it; the handle owns it only
+    /// if it created it.
+    OpenOrCreate,
+}

@@ -182,12 +182,12 @@ impl Builder {
     /// drop) by the returned handle.
     ///
     /// # Errors
-    /// As [`Builder::build`] with [`CreationMode::CreateExclusive`].
+    /// As [`Builder::build`] with [`CreationMode::Create`].
     ///
     /// # References
     /// [mq_open(3)](https://man7.org/linux/man-pages/man3/mq_open.3.html)
     pub fn create(self) -> Result<MessageQueue> {
-        self.build(CreationMode::CreateExclusive)
+        self.build(CreationMode::Create)
     }
 
     /// `mq_open`—opens an existing queue; the handle never unlinks it.
@@ -243,7 +243,7 @@ impl Builder {
         let base = self.access.oflag() | libc::O_CLOEXEC;
         let (fd, owner) = match creation {
             CreationMode::Open => (open(&cname, base, &object)?, false),
-            CreationMode::CreateExclusive => (self.create_fd(&cname, base, &object)?, true),
+            CreationMode::Create => (self.create_fd(&cname, base, &object)?, true),
             CreationMode::OpenOrCreate => loop {
                 match self.create_fd(&cname, base, &object) {
                     Ok(fd) => break (fd, true),

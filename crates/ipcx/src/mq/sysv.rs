@@ -275,12 +275,12 @@ impl Builder {
     /// by the returned handle.
     ///
     /// # Errors
-    /// As [`Builder::build`] with [`CreationMode::CreateExclusive`].
+    /// As [`Builder::build`] with [`CreationMode::Create`].
     ///
     /// # References
     /// [msgget(2)](https://man7.org/linux/man-pages/man2/msgget.2.html)
     pub fn create(self) -> Result<MessageQueue> {
-        self.build(CreationMode::CreateExclusive)
+        self.build(CreationMode::Create)
     }
 
     /// `msgget(key, 0)`—opens an existing queue; the handle never removes it.
@@ -325,7 +325,7 @@ impl Builder {
         let object = describe(key, None);
         let create_flags = libc::IPC_CREAT | libc::IPC_EXCL | self.mode as i32;
         let (id, owner) = match creation {
-            CreationMode::CreateExclusive => (msgget(key, create_flags, &object)?, true),
+            CreationMode::Create => (msgget(key, create_flags, &object)?, true),
             CreationMode::Open => {
                 if key.is_private() {
                     return Err(Error::InvalidArgument {
