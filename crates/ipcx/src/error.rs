@@ -244,6 +244,16 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+
+    /// The object is in use (a live creator, a process holding it open,
+    /// attached or mapped) and was not removed; `by` says who.
+    #[error("{object}: in use: {by}")]
+    InUse {
+        /// The object.
+        object: String,
+        /// Who uses it, with pids where known.
+        by: String,
+    },
 }
 
 impl Error {
@@ -314,6 +324,7 @@ impl Error {
             Error::AddrInUse { .. } => K::AddrInUse,
             Error::Unsupported { .. } => K::Unsupported,
             Error::Io { source, .. } => source.kind(),
+            Error::InUse { .. } => K::ResourceBusy,
         }
     }
 }
