@@ -4,4 +4,5 @@
 //! is public outside the crate. Every `unsafe` block carries a `// SAFETY:`
 //! comment naming the invariant it relies on.
 
+pub(crate) mod inventory;
 pub(crate) mod mman;

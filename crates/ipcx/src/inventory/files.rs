@@ -1,0 +1,331 @@
+//! Objects that live as files: POSIX shared memory and named semaphores
+//! (`/dev/shm`), POSIX message queues (`/dev/mqueue`), Unix sockets
+//! (`/proc/net/unix` and socket files) and named FIFOs.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fs;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use super::procs::ProcScan;
+use super::sysv::join;
+use super::{Creator, Kind, Object, SocketInfo};
+
+/// Where glibc keeps POSIX shared memory objects and named semaphores.
+pub(crate) const SHM_DIR: &str = "/dev/shm";
+/// Where the mqueue file system is conventionally mounted.
+pub(crate) const MQUEUE_DIR: &str = "/dev/mqueue";
+
+/// Birth time (statx) or, where the file system keeps none, change time,
+/// in seconds since the epoch.
+fn created(md: &fs::Metadata) -> Option<u64> {
+    md.created()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs())
+        .or_else(|| u64::try_from(md.ctime()).ok())
+}
+
+/// Fills owner, mode, size, time and id from `md`.
+fn fill(o: &mut Object, md: &fs::Metadata) {
+    o.owner_uid = Some(md.uid());
+    o.mode = Some(md.mode() & 0o7777);
+    o.size = Some(md.size());
+    o.created = created(md);
+    o.id = Some(md.ino());
+}
+
+/// Liveness of a file-backed object: its recorded creator, or a process
+/// holding it open or mapped.
+fn file_liveness(o: &mut Object, users: BTreeSet<u32>) {
+    o.users = users.into_iter().collect();
+    let creator_alive = o.creator.as_ref().is_some_and(|c| c.alive);
+    if !o.users.is_empty() {
+        o.set_liveness(true, format!("open or mapped by {}", join(&o.users)));
+    } else if creator_alive {
+        o.set_liveness(true, "creator running");
+    } else if o.creator.is_some() {
+        o.set_liveness(false, "creator dead and nobody has it open or mapped");
+    } else {
+        o.set_liveness(false, "no creator record and nobody has it open or mapped");
+    }
+}
+
+fn recorded_creator(path: &Path) -> Option<Creator> {
+    crate::creator::read_creator(path).map(|id| Creator {
+        pid: id.pid,
+        start_time: Some(id.start_time),
+        source: "xattr",
+        alive: id.is_alive(),
+    })
+}
+
+/// POSIX shared memory objects and named semaphores under `/dev/shm`.
+pub(crate) fn list_dev_shm(scan: &ProcScan, out: &mut Vec<Object>, notes: &mut Vec<String>) {
+    let entries = match fs::read_dir(SHM_DIR) {
+        Ok(e) => e,
+        Err(e) => {
+            notes.push(format!(
+                "{SHM_DIR}: {e}; POSIX shared memory and named semaphores not listed"
+            ));
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let Ok(md) = entry.metadata() else { continue };
+        if !md.file_type().is_file() {
+            continue; // sockets and FIFOs in /dev/shm are found by the file scan
+        }
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        let (kind, name) = match file_name.strip_prefix("sem.") {
+            Some(rest) => (Kind::Sem, format!("/{rest}")),
+            None => (Kind::Shm, format!("/{file_name}")),
+        };
+        let mut o = Object::new(kind, name);
+        fill(&mut o, &md);
+        o.path = Some(path.clone());
+        o.creator = recorded_creator(&path);
+        let users = scan.users_of_path(&path.to_string_lossy());
+        file_liveness(&mut o, users);
+        out.push(o);
+    }
+}
+
+/// Whether the mqueue file system is mounted at `/dev/mqueue`.
+pub(crate) fn mqueue_mounted() -> bool {
+    let Ok(text) = fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    text.lines().any(|l| {
+        let f: Vec<&str> = l.split_ascii_whitespace().collect();
+        f.len() > 4 && f[4] == MQUEUE_DIR && l.contains(" - mqueue ")
+    })
+}
+
+/// POSIX message queues: from `/dev/mqueue` when mounted, else only those
+/// some process has open.
+pub(crate) fn list_mqueue(scan: &ProcScan, out: &mut Vec<Object>, notes: &mut Vec<String>) {
+    let mut seen = HashSet::new();
+    if mqueue_mounted() {
+        match fs::read_dir(MQUEUE_DIR) {
+            Ok(entries) => {
+                for entry in entries.flatten() {
+                    let Ok(md) = entry.metadata() else { continue };
+                    let name = format!("/{}", entry.file_name().to_string_lossy());
+                    let mut o = Object::new(Kind::Mq, name.clone());
+                    fill(&mut o, &md);
+                    // The file reads "QSIZE:N ...": bytes queued, which is
+                    // more useful than the file's size.
+                    if let Ok(text) = fs::read_to_string(entry.path()) {
+                        if let Some(q) = text
+                            .split_ascii_whitespace()
+                            .find_map(|t| t.strip_prefix("QSIZE:"))
+                            .and_then(|v| v.parse().ok())
+                        {
+                            o.size = Some(q);
+                        }
+                    }
+                    o.path = Some(entry.path());
+                    o.creator = recorded_creator(&entry.path());
+                    let users = scan
+                        .mq
+                        .get(&name)
+                        .map(|(_, p)| p.clone())
+                        .unwrap_or_default();
+                    file_liveness(&mut o, users);
+                    seen.insert(name);
+                    out.push(o);
+                }
+            }
+            Err(e) => notes.push(format!("{MQUEUE_DIR}: {e}")),
+        }
+    } else {
+        notes.push(format!(
+            "{MQUEUE_DIR} is not mounted, so POSIX message queues that no process has open cannot be listed; mount it with: mkdir -p {MQUEUE_DIR} && mount -t mqueue none {MQUEUE_DIR}"
+        ));
+    }
+    for (name, (fd, pids)) in &scan.mq {
+        if seen.contains(name) {
+            continue;
+        }
+        let mut o = Object::new(Kind::Mq, name.clone());
+        o.owner_uid = Some(fd.uid);
+        o.mode = Some(fd.mode);
+        o.id = Some(fd.ino);
+        file_liveness(&mut o, pids.clone());
+        out.push(o);
+    }
+}
+
+/// One line of `/proc/net/unix` with a name.
+#[derive(Debug)]
+struct UnixLine {
+    inode: u64,
+    listening: bool,
+    socket_type: &'static str,
+    state: &'static str,
+    name: String,
+}
+
+fn unix_lines() -> std::io::Result<Vec<UnixLine>> {
+    let text = fs::read_to_string("/proc/net/unix")?;
+    let mut out = Vec::new();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split_ascii_whitespace().collect();
+        if f.len() < 8 {
+            continue; // unnamed socket
+        }
+        let flags = u32::from_str_radix(f[3], 16).unwrap_or(0);
+        let socket_type = match u32::from_str_radix(f[4], 16).unwrap_or(0) {
+            1 => "stream",
+            2 => "dgram",
+            5 => "seqpacket",
+            _ => "other",
+        };
+        let listening = flags & 0x10000 != 0; // __SO_ACCEPTCON
+        let state = match u32::from_str_radix(f[5], 16).unwrap_or(0) {
+            _ if listening => "listening",
+            1 => "unconnected",
+            2 => "connecting",
+            3 => "connected",
+            4 => "disconnecting",
+            _ => "unknown",
+        };
+        let Ok(inode) = f[6].parse() else { continue };
+        // The path may contain spaces; abstract names start with '@'.
+        let name = f[7..].join(" ");
+        out.push(UnixLine {
+            inode,
+            listening,
+            socket_type,
+            state,
+            name,
+        });
+    }
+    Ok(out)
+}
+
+/// Named Unix sockets (one object per name, listening socket first), then
+/// socket files and FIFOs found under `scan_dirs` or held open.
+pub(crate) fn list_unix_and_fifos(
+    scan: &ProcScan,
+    scan_dirs: &[PathBuf],
+    out: &mut Vec<Object>,
+    notes: &mut Vec<String>,
+) {
+    let mut bound: BTreeMap<String, Vec<UnixLine>> = BTreeMap::new();
+    match unix_lines() {
+        Ok(lines) => {
+            for l in lines {
+                bound.entry(l.name.clone()).or_default().push(l);
+            }
+        }
+        Err(e) => notes.push(format!(
+            "/proc/net/unix: {e}; bound Unix sockets not listed"
+        )),
+    }
+    for (name, mut socks) in bound
+        .iter_mut()
+        .map(|(n, s)| (n.clone(), std::mem::take(s)))
+    {
+        socks.sort_by_key(|s| !s.listening);
+        let first = &socks[0];
+        let mut o = Object::new(Kind::Unix, name.clone());
+        o.id = Some(first.inode);
+        let mut users = BTreeSet::new();
+        for s in &socks {
+            if let Some(p) = scan.sockets.get(&s.inode) {
+                users.extend(p);
+            }
+        }
+        o.users = users.into_iter().collect();
+        if !name.starts_with('@') {
+            o.path = Some(PathBuf::from(&name));
+            if let Ok(md) = fs::symlink_metadata(&name) {
+                o.owner_uid = Some(md.uid());
+                o.mode = Some(md.mode() & 0o7777);
+                o.created = created(&md);
+            }
+        }
+        o.socket = Some(SocketInfo {
+            socket_type: first.socket_type,
+            state: first.state,
+            sockets: socks.len() as u64,
+            bound: true,
+        });
+        let who = if o.users.is_empty() {
+            "by a process this user cannot inspect".to_owned()
+        } else {
+            format!("by {}", join(&o.users))
+        };
+        o.set_liveness(true, format!("socket bound in the kernel, held {who}"));
+        out.push(o);
+    }
+
+    // Files: socket files without a bound socket are left-overs; FIFOs.
+    let mut files: BTreeMap<PathBuf, fs::Metadata> = BTreeMap::new();
+    for dir in scan_dirs {
+        walk(dir, 0, &mut files);
+    }
+    for path in scan.fifos.keys() {
+        if let Ok(md) = fs::symlink_metadata(path) {
+            if md.file_type().is_fifo() {
+                files.insert(PathBuf::from(path), md);
+            }
+        }
+    }
+    for (path, md) in files {
+        let text = path.to_string_lossy().into_owned();
+        if md.file_type().is_socket() {
+            if bound.contains_key(&text) {
+                continue;
+            }
+            let mut o = Object::new(Kind::Unix, text);
+            fill(&mut o, &md);
+            o.size = None;
+            o.path = Some(path);
+            o.socket = Some(SocketInfo {
+                socket_type: "unknown",
+                state: "unbound",
+                sockets: 0,
+                bound: false,
+            });
+            o.set_liveness(
+                false,
+                "socket file with no socket bound to it (left behind)",
+            );
+            out.push(o);
+        } else if md.file_type().is_fifo() {
+            let mut o = Object::new(Kind::Fifo, text.clone());
+            fill(&mut o, &md);
+            o.size = None;
+            o.path = Some(path);
+            let users = scan.fifos.get(&text).cloned().unwrap_or_default();
+            file_liveness(&mut o, users);
+            out.push(o);
+        }
+    }
+}
+
+/// Collects socket files and FIFOs under `dir`, at most 4 levels deep,
+/// never following symbolic links or leaving the file system.
+fn walk(dir: &Path, depth: usize, out: &mut BTreeMap<PathBuf, fs::Metadata>) {
+    const MAX_DEPTH: usize = 4;
+    const MAX_FILES: usize = 200_000;
+    let Ok(top) = fs::symlink_metadata(dir) else {
+        return;
+    };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten().take(MAX_FILES) {
+        let Ok(md) = entry.metadata() else { continue };
+        let ft = md.file_type();
+        if ft.is_socket() || ft.is_fifo() {
+            out.insert(entry.path(), md);
+        } else if ft.is_dir() && depth + 1 < MAX_DEPTH && md.dev() == top.dev() {
+            walk(&entry.path(), depth + 1, out);
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! One pass over `/proc/*/fd` and `/proc/*/maps`: which processes hold which
+//! IPC objects open or mapped.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs;
+use std::os::unix::fs::FileTypeExt;
+
+/// `f_type` of the mqueue file system (`MQUEUE_MAGIC`).
+const MQUEUE_MAGIC: i64 = 0x1980_0202;
+
+/// A POSIX message queue found through a process's descriptor.
+#[derive(Debug, Clone)]
+pub(crate) struct MqFd {
+    pub uid: u32,
+    pub mode: u32,
+    pub ino: u64,
+}
+
+/// Who holds what, as far as this user may look.
+#[derive(Debug, Default)]
+pub(crate) struct ProcScan {
+    /// Absolute path of an open file (as the `/proc/PID/fd` link shows it) → pids.
+    pub fd_paths: HashMap<String, BTreeSet<u32>>,
+    /// Socket inode → pids holding a descriptor for it.
+    pub sockets: HashMap<u64, BTreeSet<u32>>,
+    /// POSIX queues open in some process, by name → pids.
+    pub mq: HashMap<String, (MqFd, BTreeSet<u32>)>,
+    /// Named FIFOs open in some process, by path → pids.
+    pub fifos: HashMap<String, BTreeSet<u32>>,
+    /// Path of a shared file mapping (`/dev/shm/NAME`) → pids.
+    pub mapped_paths: HashMap<String, BTreeSet<u32>>,
+    /// System V segment id (the inode of a `/SYSV…` mapping) → pids.
+    pub sysv_maps: HashMap<u64, BTreeSet<u32>>,
+    /// Processes whose descriptors or mappings could not be read.
+    pub unreadable: usize,
+}
+
+impl ProcScan {
+    /// Scans every process under `/proc`.
+    pub(crate) fn run() -> ProcScan {
+        let mut scan = ProcScan::default();
+        let Ok(dir) = fs::read_dir("/proc") else {
+            return scan;
+        };
+        for entry in dir.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let fd_ok = scan.scan_fds(pid);
+            let maps_ok = scan.scan_maps(pid);
+            if !(fd_ok && maps_ok) {
+                // Kernel threads have empty tables but are readable; a
+                // process that vanished meanwhile does not count either.
+                if fs::metadata(format!("/proc/{pid}")).is_ok() {
+                    scan.unreadable += 1;
+                }
+            }
+        }
+        scan
+    }
+
+    fn scan_fds(&mut self, pid: u32) -> bool {
+        let dir = format!("/proc/{pid}/fd");
+        let Ok(entries) = fs::read_dir(&dir) else {
+            return false;
+        };
+        for entry in entries.flatten() {
+            let link = entry.path();
+            let Ok(target) = fs::read_link(&link) else {
+                continue;
+            };
+            let Some(target) = target.to_str() else {
+                continue;
+            };
+            if let Some(inode) = target
+                .strip_prefix("socket:[")
+                .and_then(|t| t.strip_suffix(']'))
+                .and_then(|t| t.parse::<u64>().ok())
+            {
+                self.sockets.entry(inode).or_default().insert(pid);
+                continue;
+            }
+            if !target.starts_with('/') {
+                continue; // pipe:[N], anon_inode:…: anonymous objects
+            }
+            self.fd_paths
+                .entry(target.to_owned())
+                .or_default()
+                .insert(pid);
+            // A POSIX queue descriptor reads as "/NAME" (its path inside the
+            // mqueue file system); tell it from a file in / by the fs type.
+            let one_component = target.len() > 1 && !target[1..].contains('/');
+            if one_component {
+                if let Ok(fs) = rustix::fs::statfs(&link) {
+                    #[allow(clippy::unnecessary_cast)]
+                    if fs.f_type as i64 == MQUEUE_MAGIC {
+                        if let Ok(md) = fs::metadata(&link) {
+                            use std::os::unix::fs::MetadataExt;
+                            let slot = self.mq.entry(target.to_owned()).or_insert_with(|| {
+                                (
+                                    MqFd {
+                                        uid: md.uid(),
+                                        mode: md.mode() & 0o7777,
+                                        ino: md.ino(),
+                                    },
+                                    BTreeSet::new(),
+                                )
+                            });
+                            slot.1.insert(pid);
+                        }
+                        continue;
+                    }
+                }
+            }
+            if is_candidate_fifo_path(target) {
+                if let Ok(md) = fs::metadata(&link) {
+                    if md.file_type().is_fifo() {
+                        self.fifos.entry(target.to_owned()).or_default().insert(pid);
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    fn scan_maps(&mut self, pid: u32) -> bool {
+        let Ok(text) = fs::read_to_string(format!("/proc/{pid}/maps")) else {
+            return false;
+        };
+        for line in text.lines() {
+            // address perms offset dev inode path
+            let mut f = line.split_ascii_whitespace();
+            let (Some(_), Some(perms), Some(_), Some(_), Some(inode)) =
+                (f.next(), f.next(), f.next(), f.next(), f.next())
+            else {
+                continue;
+            };
+            let path: Vec<&str> = f.collect();
+            if path.is_empty() || !perms.ends_with('s') {
+                continue;
+            }
+            let path = path.join(" ");
+            if let Some(rest) = path.strip_prefix("/SYSV") {
+                if rest.len() >= 8 {
+                    if let Ok(id) = inode.parse::<u64>() {
+                        self.sysv_maps.entry(id).or_default().insert(pid);
+                    }
+                }
+            } else if path.starts_with("/dev/shm/") && !path.ends_with(" (deleted)") {
+                self.mapped_paths.entry(path).or_default().insert(pid);
+            }
+        }
+        true
+    }
+
+    /// Pids that have `path` open or mapped.
+    pub(crate) fn users_of_path(&self, path: &str) -> BTreeSet<u32> {
+        let mut out = BTreeSet::new();
+        if let Some(p) = self.fd_paths.get(path) {
+            out.extend(p);
+        }
+        if let Some(p) = self.mapped_paths.get(path) {
+            out.extend(p);
+        }
+        out
+    }
+}
+
+/// Paths that might be named FIFOs worth a `stat`: not kernel pseudo files.
+fn is_candidate_fifo_path(target: &str) -> bool {
+    !(target.ends_with(" (deleted)")
+        || target.starts_with("/proc/")
+        || target.starts_with("/sys/")
+        || (target.starts_with("/dev/") && !target.starts_with("/dev/shm/")))
+}
+
+/// Seconds since the epoch at which the system booted (`btime` of `/proc/stat`).
+fn boot_time() -> Option<u64> {
+    let text = fs::read_to_string("/proc/stat").ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("btime "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Liveness of bare pids the kernel recorded, with a guard against pid reuse.
+#[derive(Debug)]
+pub(crate) struct PidCheck {
+    boot: Option<u64>,
+    hz: u64,
+}
+
+impl PidCheck {
+    pub(crate) fn new() -> PidCheck {
+        PidCheck {
+            boot: boot_time(),
+            hz: rustix::param::clock_ticks_per_second().max(1),
+        }
+    }
+
+    /// Whether a process with `pid` runs now and had already started at
+    /// `not_after` (seconds since the epoch) if given: a process that started
+    /// later cannot be the one the kernel recorded, so its pid was reused.
+    pub(crate) fn alive(&self, pid: u32, not_after: Option<u64>) -> bool {
+        if pid == 0 {
+            return false;
+        }
+        let Some(id) = crate::creator::ProcessId::of(pid) else {
+            return false;
+        };
+        if !id.is_alive() {
+            return false;
+        }
+        match (not_after, self.boot) {
+            (Some(t), Some(boot)) if t > 0 => {
+                // One second of slack: /proc times are rounded differently.
+                boot + id.start_time / self.hz <= t + 1
+            }
+            _ => true,
+        }
+    }
+}
