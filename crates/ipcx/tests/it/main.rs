@@ -1,4 +1,5 @@
 //! Integration tests of the ipcx library: one module per family, plus interop
 //! with the seed's C programs.
 
+mod inventory;
 mod util;
