@@ -3,4 +3,6 @@
 mod util;
 
 mod endpoint;
+mod limits;
 mod ls;
+mod rm;
