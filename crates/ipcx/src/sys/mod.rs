@@ -5,4 +5,5 @@
 //! comment naming the invariant it relies on.
 
 pub(crate) mod inventory;
+pub(crate) mod futex;
 pub(crate) mod mman;

@@ -2,4 +2,5 @@
 //! with the seed's C programs.
 
 mod inventory;
+mod ring;
 mod util;
