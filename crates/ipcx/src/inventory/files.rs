@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::procs::ProcScan;
 use super::sysv::join;
-use super::{Creator, Kind, Object, SocketInfo};
+use super::{Creator, Kind, Object, RingSummary, SocketInfo};
 
 /// Where glibc keeps POSIX shared memory objects and named semaphores.
 pub(crate) const SHM_DIR: &str = "/dev/shm";
@@ -51,6 +51,43 @@ fn file_liveness(o: &mut Object, users: BTreeSet<u32>) {
     }
 }
 
+/// A ring: its creator (from the header when no attribute was recorded),
+/// its producer and consumer and whoever has it open or mapped.
+fn ring_liveness(o: &mut Object, info: crate::ring::RingInfo, users: BTreeSet<u32>) {
+    o.kind = Kind::Ring;
+    if o.creator.is_none() {
+        o.creator = info.creator.map(|id| Creator {
+            pid: id.pid,
+            start_time: Some(id.start_time),
+            source: "ring",
+            alive: id.is_alive(),
+        });
+    }
+    let producer_alive = info.producer.is_some_and(|p| p.is_alive());
+    let consumer_alive = info.consumer.is_some_and(|p| p.is_alive());
+    o.ring = Some(RingSummary {
+        capacity: info.capacity,
+        version: info.version,
+        producer: info.producer.map(|p| p.pid),
+        producer_alive,
+        consumer: info.consumer.map(|p| p.pid),
+        consumer_alive,
+    });
+    let mut sides = Vec::new();
+    if producer_alive {
+        sides.push(format!("producer {}", info.producer.map_or(0, |p| p.pid)));
+    }
+    if consumer_alive {
+        sides.push(format!("consumer {}", info.consumer.map_or(0, |p| p.pid)));
+    }
+    if sides.is_empty() {
+        file_liveness(o, users);
+    } else {
+        o.users = users.into_iter().collect();
+        o.set_liveness(true, format!("{} running", sides.join(" and ")));
+    }
+}
+
 fn recorded_creator(path: &Path) -> Option<Creator> {
     crate::creator::read_creator(path).map(|id| Creator {
         pid: id.pid,
@@ -87,7 +124,16 @@ pub(crate) fn list_dev_shm(scan: &ProcScan, out: &mut Vec<Object>, notes: &mut V
         o.path = Some(path.clone());
         o.creator = recorded_creator(&path);
         let users = scan.users_of_path(&path.to_string_lossy());
-        file_liveness(&mut o, users);
+        // An ipcx ring is a shm object whose header says so. Reading it
+        // needs read permission; others' rings stay plain `shm` objects.
+        let ring = match kind {
+            Kind::Shm => crate::ring::inspect(&path).ok().flatten(),
+            _ => None,
+        };
+        match ring {
+            Some(info) => ring_liveness(&mut o, info, users),
+            None => file_liveness(&mut o, users),
+        }
         out.push(o);
     }
 }

@@ -7,6 +7,7 @@
 //! |---|---|
 //! | `sysvmq`, `sysvshm`, `sysvsem` | `/proc/sysvipc/{msg,shm,sem}` (all objects of the IPC namespace) |
 //! | `shm`, `sem` | files under `/dev/shm` (`sem.NAME` files are named semaphores) |
+//! | `ring` | `/dev/shm` files whose header is an ipcx ring's ([`crate::ring::inspect`]): capacity, producer and consumer pids |
 //! | `mq` | `/dev/mqueue` when the mqueue file system is mounted there; otherwise only queues some process has open (found through `/proc/*/fd`) |
 //! | `unix` | named sockets of `/proc/net/unix` (file system paths and `@abstract` names), plus socket files left behind without a bound socket under the scanned directories |
 //! | `fifo` | named FIFOs under the scanned directories (default `/tmp`, `/var/tmp`, `/run`, `/dev/shm`, 4 levels deep) and FIFOs any process has open, wherever they are; anonymous pipes are not objects and are not listed |
@@ -27,6 +28,8 @@
 //! - file-backed objects: open descriptors in `/proc/*/fd` and shared
 //!   mappings in `/proc/*/maps`, where this user may read them (a note in
 //!   [`Inventory::notes`] says how many processes could not be inspected);
+//! - rings: the producer and consumer recorded in the ring header (pid plus
+//!   start time), besides the creator and the processes mapping it;
 //! - bound Unix sockets exist only while a process holds them, so they are
 //!   always alive; a socket file with no socket bound to it is stale.
 //!

@@ -4,6 +4,6 @@
 //! is public outside the crate. Every `unsafe` block carries a `// SAFETY:`
 //! comment naming the invariant it relies on.
 
-pub(crate) mod inventory;
 pub(crate) mod futex;
+pub(crate) mod inventory;
 pub(crate) mod mman;

@@ -381,3 +381,44 @@ fn object_specs_parse_and_bad_ones_list_the_accepted_forms() {
         Error::InvalidName { .. }
     ));
 }
+
+#[test]
+fn ring_lists_its_producer_and_is_stale_once_everyone_is_gone() {
+    let name = unique("ipcx-inv-ring");
+    let guard = ShmFile(PathBuf::from(format!("/dev/shm/{name}")));
+    let ring = ipcx::ring::Ring::builder(&format!("/{name}"))
+        .capacity(4096)
+        .create()
+        .unwrap();
+    let producer = ring.producer().unwrap();
+    let o = only(Kind::Ring, &name).pop().expect("listed as a ring");
+    assert_eq!(o.spec(), format!("ring:/{name}"));
+    let r = o.ring.as_ref().unwrap();
+    assert_eq!(r.capacity, 4096);
+    assert_eq!(r.producer, Some(std::process::id()));
+    assert!(r.producer_alive && r.consumer.is_none());
+    assert!(o.alive, "{o:?}");
+    assert!(matches!(
+        inventory::remove(&o, false),
+        Err(Error::InUse { .. })
+    ));
+    assert!(
+        only(Kind::Shm, &name).is_empty(),
+        "a ring is not listed twice"
+    );
+
+    // Left behind by a creator that has died.
+    ring.keep();
+    drop(producer);
+    drop(ring);
+    set_creator(&guard.0, dead_process());
+    let o = only(Kind::Ring, &name).pop().expect("still there");
+    assert_eq!(o.ring.as_ref().unwrap().producer, None);
+    assert!(o.stale, "{o:?}");
+    // `shm:/NAME` names a ring too.
+    let t: Target = format!("shm:/{name}").parse().unwrap();
+    let found = inventory::find(&inventory::list(), &t).unwrap();
+    assert_eq!(found.kind, Kind::Ring);
+    inventory::remove(&found, false).unwrap();
+    assert!(!guard.0.exists());
+}
