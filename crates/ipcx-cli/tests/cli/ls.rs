@@ -551,3 +551,52 @@ fn ls_filters_by_kind_and_owner_and_rejects_unknown_kinds() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("sysvmq") && err.contains("fifo"), "{err}");
 }
+
+#[test]
+fn json_output_has_exactly_the_fields_of_the_documented_schema() {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/ls-json-schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let name = unique("ipcx-ls-schema");
+    let path = PathBuf::from(format!("/dev/shm/{name}"));
+    let _guard = ShmGuard(path.clone());
+    std::fs::write(&path, b"").unwrap();
+    let doc = ls_json(&["--match", &name]);
+
+    let keys = |v: &Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let required = |v: &Value| {
+        let mut k: Vec<String> = v["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_owned())
+            .collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&doc), required(&schema));
+    assert_eq!(doc["schema_version"], schema["properties"]["schema_version"]["const"]);
+    let object = &doc["objects"][0];
+    let object_schema = &schema["$defs"]["object"];
+    assert_eq!(keys(object), required(object_schema));
+    let mut props = keys(&object_schema["properties"]);
+    props.sort();
+    assert_eq!(keys(object), props, "every field is described");
+    let kinds: Vec<&str> = object_schema["properties"]["kind"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    for k in ipcx::inventory::Kind::ALL {
+        assert!(kinds.contains(&k.as_str()), "{k} not in the schema");
+    }
+}
