@@ -583,7 +583,10 @@ fn json_output_has_exactly_the_fields_of_the_documented_schema() {
         k
     };
     assert_eq!(keys(&doc), required(&schema));
-    assert_eq!(doc["schema_version"], schema["properties"]["schema_version"]["const"]);
+    assert_eq!(
+        doc["schema_version"],
+        schema["properties"]["schema_version"]["const"]
+    );
     let object = &doc["objects"][0];
     let object_schema = &schema["$defs"]["object"];
     assert_eq!(keys(object), required(object_schema));

@@ -311,10 +311,9 @@ pub fn remove(object: &Object, force: bool) -> Result<()> {
             rustix::shm::unlink(object.name.as_str()).map_err(|e| Error::os(what, "shm_unlink", e))
         }
         Kind::Sem => {
-            same_file(object, &what)?;
             // glibc's sem_unlink(NAME) is unlink("/dev/shm/sem.NAME").
-            let path = format!("{}/sem.{}", files::SHM_DIR, &object.name[1..]);
-            rustix::fs::unlink(path.as_str()).map_err(|e| Error::os(what, "sem_unlink", e))
+            let path = PathBuf::from(format!("{}/sem.{}", files::SHM_DIR, &object.name[1..]));
+            unlink_listed(&path, object.id, &what, "sem_unlink")
         }
         Kind::Mq => mq_unlink(&object.name).map_err(|e| Error::os(what, "mq_unlink", e)),
         Kind::Unix if object.name.starts_with('@') => Err(Error::unsupported(
@@ -322,14 +321,60 @@ pub fn remove(object: &Object, force: bool) -> Result<()> {
             "an abstract socket name has no file; it disappears when its last socket closes",
         )),
         Kind::Unix | Kind::Fifo => {
+            // A bound socket's id is the socket's inode, not the file's.
             let bound = object.socket.as_ref().is_some_and(|s| s.bound);
-            if !bound {
-                same_file(object, &what)?;
-            }
-            rustix::fs::unlink(object.name.as_str()).map_err(|e| Error::os(what, "unlink", e))
+            let ino = if bound { None } else { object.id };
+            unlink_listed(Path::new(&object.name), ino, &what, "unlink")
         }
         _ => unreachable!("System V kinds are handled above"),
     }
+}
+
+/// Unlinks `path` if it is still the file (inode `ino`, when given) that was
+/// listed. The directory is opened with `openat2(RESOLVE_NO_SYMLINKS)` and
+/// the name checked and removed relative to it (`fstatat`, `unlinkat`), so a
+/// directory swapped for a symbolic link after the listing cannot redirect
+/// the removal elsewhere (the classic race of temporary-file cleaners).
+fn unlink_listed(path: &Path, ino: Option<u64>, what: &str, call: &'static str) -> Result<()> {
+    use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags};
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let Some(name) = path.file_name() else {
+        return Err(Error::InvalidArgument {
+            object: what.to_owned(),
+            reason: "the path names no file".into(),
+        });
+    };
+    let dir = rustix::fs::openat2(
+        rustix::fs::CWD,
+        parent,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::NO_SYMLINKS,
+    )
+    .map_err(|e| match e {
+        rustix::io::Errno::LOOP | rustix::io::Errno::XDEV => Error::InvalidArgument {
+            object: what.to_owned(),
+            reason: format!(
+                "a directory on the way to it ({}) is a symbolic link; name it by its real path",
+                parent.display()
+            ),
+        },
+        e => Error::os(what, "openat2", e),
+    })?;
+    if let Some(ino) = ino {
+        let st = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| Error::os(what, "fstatat", e))?;
+        if st.st_ino != ino {
+            return Err(Error::NotFound {
+                object: format!("{what} (inode {ino}; the name now belongs to another file)"),
+                syscall: "fstatat",
+            });
+        }
+    }
+    rustix::fs::unlinkat(&dir, name, AtFlags::empty()).map_err(|e| Error::os(what, call, e))
 }
 
 /// Checks that the file listed for `object` is still the same (inode), so

@@ -422,3 +422,35 @@ fn ring_lists_its_producer_and_is_stale_once_everyone_is_gone() {
     inventory::remove(&found, false).unwrap();
     assert!(!guard.0.exists());
 }
+
+#[test]
+fn removal_never_follows_a_directory_swapped_for_a_symlink() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real");
+    std::fs::create_dir(&real).unwrap();
+    let fifo = real.join("f");
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .unwrap();
+    let opts = Options {
+        scan_dirs: vec![dir.path().to_owned()],
+    };
+    let o = only_in(Kind::Fifo, fifo.to_str().unwrap(), &opts)
+        .pop()
+        .expect("listed");
+    assert!(o.stale);
+    // After the listing, the directory is replaced by a link to another one
+    // holding a file of the same name.
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::rename(&real, &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &real).unwrap();
+    let err = inventory::remove(&o, true).unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidArgument { .. }) && err.to_string().contains("symbolic link"),
+        "{err:?}"
+    );
+    assert!(elsewhere.join("f").exists(), "removed through the link");
+}
