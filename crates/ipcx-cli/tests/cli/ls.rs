@@ -135,6 +135,9 @@ int main(int argc, char **argv) {
         if (fd < 0 || ftruncate(fd, 8192) < 0) return 3;
         if (mmap(0, 8192, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED) return 3;
         close(fd); /* only the mapping holds it */
+    } else if (!strcmp(argv[1], "mq")) {
+        mqd_t q = mq_open(argv[2], O_CREAT | O_EXCL | O_RDONLY, 0600, 0);
+        if (q == (mqd_t)-1) return 3; /* held open until stdin closes */
     } else if (!strcmp(argv[1], "mqleak")) {
         struct mq_attr a = {0};
         a.mq_maxmsg = 4; a.mq_msgsize = 64;
@@ -602,4 +605,79 @@ fn json_output_has_exactly_the_fields_of_the_documented_schema() {
     for k in ipcx::inventory::Kind::ALL {
         assert!(kinds.contains(&k.as_str()), "{k} not in the schema");
     }
+}
+
+#[test]
+fn without_dev_mqueue_ls_says_how_to_mount_it_and_still_lists_open_queues() {
+    let dir = target_tempdir();
+    let holder = holder(dir.path());
+    let name = unique("ipcx-ls-mqopen");
+    let _guard = ShmGuard(PathBuf::from(format!("/dev/mqueue/{name}")));
+    let held = Held::start(&holder, "mq", &format!("/{name}"));
+    // A private mount namespace in which /dev/mqueue is not mounted.
+    let out = Command::new("timeout")
+        .args(["60", "unshare", "-m", "--propagation", "private", "sh", "-c"])
+        .arg(r#"umount /dev/mqueue 2>/dev/null; if mountpoint -q /dev/mqueue; then exit 77; fi; exec "$1" ls --json --kind mq --match "$2""#)
+        .args(["sh"])
+        .arg(assert_cmd::cargo::cargo_bin("ipcx"))
+        .arg(&name)
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        eprintln!(
+            "skipped: cannot hide /dev/mqueue in a private mount namespace here: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        return;
+    }
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let notes = v["notes"].to_string();
+    assert!(notes.contains("/dev/mqueue is not mounted"), "{notes}");
+    assert!(
+        notes.contains("mount -t mqueue none /dev/mqueue"),
+        "{notes}"
+    );
+    let objs = v["objects"].as_array().unwrap();
+    assert_eq!(objs.len(), 1, "{v}");
+    assert_eq!(objs[0]["name"], format!("/{name}"));
+    assert_eq!(objs[0]["users"], serde_json::json!([held.pid()]));
+    assert_eq!(objs[0]["mode"], 0o600);
+    assert_eq!(objs[0]["alive"], true);
+}
+
+#[test]
+fn semaphore_sets_are_listed_as_ipcs_shows_them() {
+    let out = Command::new("ipcmk")
+        .args(["-S", "3", "-p", "0640"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let id: i32 = text.split_whitespace().last().unwrap().parse().unwrap();
+    struct Rmid(i32);
+    impl Drop for Rmid {
+        fn drop(&mut self) {
+            let _ = Command::new("ipcrm")
+                .args(["-s", &self.0.to_string()])
+                .status();
+        }
+    }
+    let _set = Rmid(id);
+    let objs = ls_objects(&["--kind", "sysvsem"]);
+    let o = objs.iter().find(|o| o["id"] == id).expect("listed");
+    // ipcs -s: key semid owner perms nsems
+    let out = Command::new("ipcs").arg("-s").output().unwrap();
+    let ipcs = String::from_utf8(out.stdout).unwrap();
+    let line: Vec<&str> = ipcs
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.get(1) == Some(&id.to_string().as_str()))
+        .expect("ipcs shows the set");
+    assert_eq!(o["key"], line[0]);
+    assert_eq!(o["owner"], line[2]);
+    assert_eq!(format!("{:o}", o["mode"].as_u64().unwrap()), line[3]);
+    assert_eq!(o["count"].as_u64().unwrap().to_string(), line[4]);
+    assert_eq!(o["count"], 3);
+    // Never operated on: no semop pid, no creator record.
+    assert_eq!(o["last_pids"], serde_json::json!([]));
+    assert_eq!(o["stale"], true);
 }
