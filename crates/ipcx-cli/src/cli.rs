@@ -240,7 +240,7 @@ pub struct LimitsArgs {
 /// `ipcx lock`.
 #[derive(Debug, Args)]
 pub struct LockArgs {
-    /// The lock's name (a POSIX name; a leading '/' is added if missing).
+    /// The lock's name (one leading '/' allowed, no other slash); the lock lives in the POSIX shared memory object /ipcx-lock.NAME.
     pub name: String,
     /// Give up if the lock is not acquired within this time.
     #[arg(long, value_parser = parse_duration)]

@@ -6,3 +6,4 @@ mod endpoint;
 mod limits;
 mod ls;
 mod rm;
+mod ring;

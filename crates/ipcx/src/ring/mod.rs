@@ -288,6 +288,12 @@ impl Ring {
         self.region.fd()
     }
 
+    /// Whether this process created the ring (and so removes a named ring's
+    /// name when its last handle goes, unless [`keep`](Self::keep) was called).
+    pub fn is_creator(&self) -> bool {
+        self.region.created
+    }
+
     /// Leaves the named object in `/dev/shm` when the handles go, instead of
     /// removing it (only the creator removes it in any case).
     pub fn keep(&self) {

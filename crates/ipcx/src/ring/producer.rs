@@ -261,6 +261,48 @@ impl Producer {
     }
 }
 
+impl Producer {
+    /// Waits until the consumer has released every record committed so far
+    /// (the ring is empty), at most `timeout` (`None`: as long as it takes).
+    ///
+    /// # Errors
+    /// [`Error::Disconnected`] when the consumer closed or died with records
+    /// left; [`Error::TimedOut`] when the time ran out;
+    /// [`Error::Corrupted`] for a nonsensical head.
+    pub fn flush(&mut self, timeout: Option<Duration>) -> Result<()> {
+        let deadline = Deadline::after(timeout);
+        let region = Arc::clone(&self.region);
+        let (tail, capacity) = (self.tail, self.capacity);
+        let object = region.object.clone();
+        let outcome = wait::block(
+            self.wait,
+            region.space_wait(),
+            deadline,
+            || {
+                let head = region.head().load(Acquire);
+                match index::used(head, tail, capacity) {
+                    Ok(0) => Ok(Some(())),
+                    Ok(_) => Ok(None),
+                    Err(v) => Err(Error::Corrupted {
+                        object: object.clone(),
+                        detail: v.to_string(),
+                    }),
+                }
+            },
+            |expensive| claim::peer_gone(region.claim(false), Side::Consumer, expensive),
+        )?;
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(Stop::PeerGone(why)) => Err(self.disconnected(why)),
+            Err(Stop::TimedOut) => Err(Error::TimedOut {
+                object,
+                waiting_for: "the consumer to take every record".into(),
+                timeout: deadline.timeout(),
+            }),
+        }
+    }
+}
+
 impl Drop for Producer {
     fn drop(&mut self) {
         claim::close(self.region.claim(true), self.me);

@@ -52,6 +52,8 @@ pub(crate) struct Region {
     pub(crate) object: String,
     /// Remove the shared memory name when the last handle goes.
     pub(crate) unlink_on_drop: AtomicBool,
+    /// Whether this process created the ring.
+    pub(crate) created: bool,
 }
 
 // SAFETY: the region owns its memory (mapping or boxes); everything other
@@ -115,6 +117,7 @@ impl Region {
                 capacity: 0,
                 object,
                 unlink_on_drop: AtomicBool::new(unlink),
+                created: init.is_some(),
             };
             match init {
                 Some(cap) => {
@@ -179,6 +182,7 @@ impl Region {
             capacity,
             object: "ring (in-process)".into(),
             unlink_on_drop: AtomicBool::new(false),
+            created: true,
         };
         region.init_identity(capacity);
         region

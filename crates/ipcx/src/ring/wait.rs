@@ -8,7 +8,7 @@
 //! seq = word.seq.load()                    publish index (Release)
 //! word.sleeping = 1                        fence(SeqCst)
 //! fence(SeqCst)                            if word.sleeping != 0:
-//! re-check the index; ready → return           word.seq += 1
+//! re-check index and peer; ready → return     word.seq += 1
 //! FUTEX_WAIT(word.seq, seq, slice)             FUTEX_WAKE(word.seq)
 //! word.sleeping = 0
 //! ```
@@ -93,6 +93,16 @@ pub(crate) fn block<R, E>(
         if let Some(r) = attempt()? {
             word.sleeping.store(0, Ordering::Relaxed);
             return Ok(Ok(r));
+        }
+        // A close is published like an index (claim word, then a wake): it
+        // must be re-checked after announcing too, or its wake-up is lost
+        // until the next slice.
+        if let Some(why) = peer_gone(false) {
+            word.sleeping.store(0, Ordering::Relaxed);
+            return Ok(match attempt()? {
+                Some(r) => Ok(r),
+                None => Err(Stop::PeerGone(why)),
+            });
         }
         let slice = deadline
             .remaining()

@@ -7,3 +7,6 @@
 pub(crate) mod futex;
 pub(crate) mod inventory;
 pub(crate) mod mman;
+pub(crate) mod pthread;
+pub(crate) mod sem;
+pub(crate) mod shm;

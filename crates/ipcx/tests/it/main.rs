@@ -2,5 +2,13 @@
 //! with the seed's C programs.
 
 mod inventory;
+mod channel;
+mod child;
+mod memfd;
 mod ring;
+mod sem_posix;
+mod sem_sysv;
+mod shm_posix;
+mod shm_sysv;
+mod sync;
 mod util;
