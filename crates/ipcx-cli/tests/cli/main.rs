@@ -6,4 +6,5 @@ mod endpoint;
 mod limits;
 mod ls;
 mod rm;
+mod mq;
 mod ring;

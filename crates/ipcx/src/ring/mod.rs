@@ -231,7 +231,7 @@ impl Ring {
     /// As [`RingBuilder::open`].
     pub fn from_fd(fd: OwnedFd) -> Result<Ring> {
         Ok(Ring {
-            region: Arc::new(Region::open_fd(fd, None, "ring (fd)".into())?),
+            region: Arc::new(Region::open_fd(fd, "ring (fd)".into())?),
             wait: WaitStrategy::default(),
         })
     }

@@ -12,17 +12,15 @@ use super::atomic::{AtomicU64, Ordering};
 use super::layout::*;
 use crate::creator::ProcessId;
 use crate::error::{Error, Result};
+use crate::shm::posix::Segment;
 use crate::sys::mman::Mapping;
 
 /// Where the ring's bytes come from.
 enum Backing {
-    /// A `MAP_SHARED` mapping of `fd`.
-    Mapped {
-        map: Mapping,
-        fd: OwnedFd,
-        /// The POSIX shared memory name, when named.
-        name: Option<String>,
-    },
+    /// A `MAP_SHARED` mapping of `fd` (a memfd, or an inherited descriptor).
+    Mapped { map: Mapping, fd: OwnedFd },
+    /// A named POSIX shared memory segment.
+    Segment(Segment),
     /// Heap memory: the loom model and in-process rings.
     #[cfg_attr(not(any(loom, test)), allow(dead_code))]
     Heap(Box<HeapParts>),
@@ -85,19 +83,17 @@ fn io_err(object: &str, syscall: &'static str, e: impl Into<std::io::Error>) -> 
 }
 
 impl Region {
-    /// Views `map` (of `fd`, `size` bytes) as a ring; when `init`, writes a
-    /// fresh header for `capacity` first.
-    fn from_mapping(
-        map: Mapping,
-        fd: OwnedFd,
-        name: Option<String>,
+    /// Views a mapped backing as a ring; when `init`, writes a fresh header
+    /// for that capacity first, else validates the header it finds.
+    fn from_backing(
+        backing: Backing,
         object: String,
         init: Option<u64>,
         unlink: bool,
     ) -> Result<Region> {
         #[cfg(loom)]
         {
-            let _ = (map, fd, name, init, unlink);
+            let _ = (backing, init, unlink);
             Err(Error::unsupported(
                 object,
                 "shared rings under the loom model",
@@ -105,14 +101,27 @@ impl Region {
         }
         #[cfg(not(loom))]
         {
-            debug_assert!(map.is_writable(), "a ring is mapped read-write");
-            let base = map.as_ptr() as *const u8;
-            // SAFETY: the mapping is at least HEADER_SIZE bytes (checked by
-            // the callers), so the data area starts inside it.
-            let data = unsafe { map.as_ptr().add(HEADER_SIZE) };
+            let (ptr, len) = match &backing {
+                Backing::Mapped { map, .. } => {
+                    debug_assert!(map.is_writable(), "a ring is mapped read-write");
+                    (map.as_ptr(), map.len())
+                }
+                Backing::Segment(seg) => (seg.as_ptr(), seg.len()),
+                Backing::Heap(_) => unreachable!("heap rings are built by Region::heap"),
+            };
+            if len < HEADER_SIZE {
+                return Err(Error::InvalidSize {
+                    object,
+                    expected: format!("at least {HEADER_SIZE} bytes"),
+                    actual: len as u64,
+                });
+            }
+            // SAFETY: the mapping is at least HEADER_SIZE bytes (checked
+            // above), so the data area starts inside it.
+            let data = unsafe { ptr.add(HEADER_SIZE) };
             let mut region = Region {
-                backing: Backing::Mapped { map, fd, name },
-                base,
+                backing,
+                base: ptr as *const u8,
                 data,
                 capacity: 0,
                 object,
@@ -125,12 +134,8 @@ impl Region {
                     region.init_identity(cap);
                 }
                 None => {
-                    let size = match &region.backing {
-                        Backing::Mapped { map, .. } => map.len() as u64,
-                        Backing::Heap(_) => unreachable!(),
-                    };
                     let raw = RawIdentity::load(region.identity());
-                    region.capacity = raw.validate(&region.object, Some(size))?;
+                    region.capacity = raw.validate(&region.object, Some(len as u64))?;
                 }
             }
             Ok(region)
@@ -208,35 +213,39 @@ impl Region {
         let object = format!("ring {name}");
         crate::key::validate_posix_name(name)?;
         let cap = normalize_capacity(&object, capacity)?;
-        let fd = rustix::shm::open(
-            name,
-            rustix::shm::OFlags::CREATE | rustix::shm::OFlags::EXCL | rustix::shm::OFlags::RDWR,
-            rustix::fs::Mode::from_raw_mode(mode),
-        )
-        .map_err(|e| io_err(&object, "shm_open", e))?;
-        // From here on, failure removes the name again.
-        let cleanup = Unlink(Some(name.to_owned()));
-        // An inherited umask may have narrowed the mode; set it exactly.
-        rustix::fs::fchmod(&fd, rustix::fs::Mode::from_raw_mode(mode))
-            .map_err(|e| io_err(&object, "fchmod", e))?;
-        crate::creator::record_creator(&fd);
-        let size = HEADER_SIZE as u64 + cap;
-        allocate(&fd, size, &object)?;
-        let map = Mapping::map_shared(&fd, size as usize, true)
-            .map_err(|e| io_err(&object, "mmap", e))?;
-        let region = Region::from_mapping(map, fd, Some(name.to_owned()), object, Some(cap), true)?;
-        std::mem::forget(cleanup);
-        Ok(region)
+        let seg = Segment::builder(name)
+            .size(HEADER_SIZE + cap as usize)
+            .mode(mode)
+            .create()?;
+        Region::from_backing(Backing::Segment(seg), object, Some(cap), true)
     }
 
     /// Opens an existing named ring, waiting up to a second for a creator
-    /// that is still writing the header.
+    /// that is still sizing the object or writing the header.
     pub(crate) fn open_named(name: &str) -> Result<Region> {
         let object = format!("ring {name}");
         crate::key::validate_posix_name(name)?;
-        let fd = rustix::shm::open(name, rustix::shm::OFlags::RDWR, rustix::fs::Mode::empty())
-            .map_err(|e| io_err(&object, "shm_open", e))?;
-        Region::open_fd(fd, Some(name.to_owned()), object)
+        let started = std::time::Instant::now();
+        let grace = std::time::Duration::from_secs(1);
+        loop {
+            match Segment::builder(name).open() {
+                Err(Error::InvalidSize { actual: 0, .. }) if started.elapsed() < grace => {}
+                Err(e) => return Err(e),
+                Ok(seg) => {
+                    let ready = seg.len() >= HEADER_SIZE && {
+                        // SAFETY: the mapping is at least HEADER_SIZE bytes
+                        // and page-aligned; offset 0 holds the u64 magic.
+                        let magic =
+                            unsafe { &*(seg.as_ptr() as *const std::sync::atomic::AtomicU64) };
+                        magic.load(std::sync::atomic::Ordering::Acquire) != 0
+                    };
+                    if ready || started.elapsed() >= grace {
+                        return Region::from_backing(Backing::Segment(seg), object, None, false);
+                    }
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     }
 
     /// Creates an anonymous ring in a sealed memfd.
@@ -260,51 +269,34 @@ impl Region {
         .map_err(|e| io_err(&object, "fcntl(F_ADD_SEALS)", e))?;
         let map = Mapping::map_shared(&fd, size as usize, true)
             .map_err(|e| io_err(&object, "mmap", e))?;
-        Region::from_mapping(map, fd, None, object, Some(cap), false)
+        Region::from_backing(Backing::Mapped { map, fd }, object, Some(cap), false)
     }
 
     /// Opens a ring from a file descriptor (a memfd handed over by a peer, or
     /// an opened shared memory object).
-    pub(crate) fn open_fd(fd: OwnedFd, name: Option<String>, object: String) -> Result<Region> {
-        let started = std::time::Instant::now();
-        loop {
-            let st = rustix::fs::fstat(&fd).map_err(|e| io_err(&object, "fstat", e))?;
-            let size = st.st_size as u64;
-            let initializing = size < HEADER_SIZE as u64;
-            if !initializing {
-                if size > HEADER_SIZE as u64 + MAX_CAPACITY {
-                    return Err(Error::InvalidSize {
-                        object,
-                        expected: format!("at most {} bytes", HEADER_SIZE as u64 + MAX_CAPACITY),
-                        actual: size,
-                    });
-                }
-                let map = Mapping::map_shared(&fd, size as usize, true)
-                    .map_err(|e| io_err(&object, "mmap", e))?;
-                // SAFETY: the mapping is at least HEADER_SIZE bytes; offset 0
-                // is 8-aligned (page-aligned) and holds an u64.
-                let magic = unsafe {
-                    (*(map.as_ptr() as *const std::sync::atomic::AtomicU64))
-                        .load(std::sync::atomic::Ordering::Acquire)
-                };
-                if magic != 0 || started.elapsed() > std::time::Duration::from_secs(1) {
-                    return Region::from_mapping(map, fd, name, object, None, false);
-                }
-            } else if started.elapsed() > std::time::Duration::from_secs(1) {
-                return Err(Error::InvalidSize {
-                    object,
-                    expected: format!("at least {HEADER_SIZE} bytes"),
-                    actual: size,
-                });
-            }
-            std::thread::sleep(std::time::Duration::from_millis(1));
+    pub(crate) fn open_fd(fd: OwnedFd, object: String) -> Result<Region> {
+        let st = rustix::fs::fstat(&fd).map_err(|e| io_err(&object, "fstat", e))?;
+        let size = st.st_size as u64;
+        if !(HEADER_SIZE as u64..=HEADER_SIZE as u64 + MAX_CAPACITY).contains(&size) {
+            return Err(Error::InvalidSize {
+                object,
+                expected: format!(
+                    "from {HEADER_SIZE} to {} bytes",
+                    HEADER_SIZE as u64 + MAX_CAPACITY
+                ),
+                actual: size,
+            });
         }
+        let map = Mapping::map_shared(&fd, size as usize, true)
+            .map_err(|e| io_err(&object, "mmap", e))?;
+        Region::from_backing(Backing::Mapped { map, fd }, object, None, false)
     }
 
     /// The file descriptor of a shared ring.
     pub(crate) fn fd(&self) -> Option<BorrowedFd<'_>> {
         match &self.backing {
             Backing::Mapped { fd, .. } => Some(fd.as_fd()),
+            Backing::Segment(seg) => Some(seg.as_fd()),
             Backing::Heap(_) => None,
         }
     }
@@ -312,8 +304,8 @@ impl Region {
     /// The POSIX shared memory name, when named.
     pub(crate) fn name(&self) -> Option<&str> {
         match &self.backing {
-            Backing::Mapped { name, .. } => name.as_deref(),
-            Backing::Heap(_) => None,
+            Backing::Segment(seg) => Some(seg.name()),
+            Backing::Mapped { .. } | Backing::Heap(_) => None,
         }
     }
 
@@ -330,7 +322,7 @@ impl Region {
     pub(crate) fn identity(&self) -> &Identity {
         match &self.backing {
             Backing::Heap(p) => &p.identity,
-            Backing::Mapped { .. } => self.at(0),
+            _ => self.at(0),
         }
     }
 
@@ -338,22 +330,22 @@ impl Region {
         match (&self.backing, producer) {
             (Backing::Heap(p), true) => &p.producer,
             (Backing::Heap(p), false) => &p.consumer,
-            (Backing::Mapped { .. }, true) => self.at(OFF_PRODUCER),
-            (Backing::Mapped { .. }, false) => self.at(OFF_CONSUMER),
+            (_, true) => self.at(OFF_PRODUCER),
+            (_, false) => self.at(OFF_CONSUMER),
         }
     }
 
     pub(crate) fn tail(&self) -> &AtomicU64 {
         match &self.backing {
             Backing::Heap(p) => &p.tail,
-            Backing::Mapped { .. } => self.at(OFF_TAIL),
+            _ => self.at(OFF_TAIL),
         }
     }
 
     pub(crate) fn head(&self) -> &AtomicU64 {
         match &self.backing {
             Backing::Heap(p) => &p.head,
-            Backing::Mapped { .. } => self.at(OFF_HEAD),
+            _ => self.at(OFF_HEAD),
         }
     }
 
@@ -361,7 +353,7 @@ impl Region {
     pub(crate) fn data_wait(&self) -> &WaitWord {
         match &self.backing {
             Backing::Heap(p) => &p.data_wait,
-            Backing::Mapped { .. } => self.at(OFF_DATA_WAIT),
+            _ => self.at(OFF_DATA_WAIT),
         }
     }
 
@@ -369,7 +361,7 @@ impl Region {
     pub(crate) fn space_wait(&self) -> &WaitWord {
         match &self.backing {
             Backing::Heap(p) => &p.space_wait,
-            Backing::Mapped { .. } => self.at(OFF_SPACE_WAIT),
+            _ => self.at(OFF_SPACE_WAIT),
         }
     }
 
@@ -401,24 +393,15 @@ impl Region {
 
 impl Drop for Region {
     fn drop(&mut self) {
-        if self
+        // The segment removes its name on drop when it created it; a kept
+        // ring must not.
+        if !self
             .unlink_on_drop
             .load(std::sync::atomic::Ordering::Relaxed)
         {
-            if let Some(name) = self.name() {
-                let _ = rustix::shm::unlink(name);
+            if let Backing::Segment(seg) = &mut self.backing {
+                seg.keep();
             }
-        }
-    }
-}
-
-/// Removes a shared memory name on drop (creation error paths).
-struct Unlink(Option<String>);
-
-impl Drop for Unlink {
-    fn drop(&mut self) {
-        if let Some(name) = self.0.take() {
-            let _ = rustix::shm::unlink(name.as_str());
         }
     }
 }

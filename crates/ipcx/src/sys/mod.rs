@@ -4,9 +4,14 @@
 //! is public outside the crate. Every `unsafe` block carries a `// SAFETY:`
 //! comment naming the invariant it relies on.
 
+pub(crate) mod fifo;
 pub(crate) mod futex;
 pub(crate) mod inventory;
 pub(crate) mod mman;
+pub(crate) mod mqueue;
+pub(crate) mod msg;
+pub(crate) mod pipe;
 pub(crate) mod pthread;
 pub(crate) mod sem;
 pub(crate) mod shm;
+pub(crate) mod socket;

@@ -44,6 +44,7 @@ fn spawn_child(role: &str) -> ChildGuard {
         .args([
             "--exact",
             "ring::child_process_entry_point",
+            "--include-ignored",
             "--nocapture",
             "--test-threads=1",
         ])
@@ -60,9 +61,10 @@ fn run_child(role: &str) {
     assert!(status.success(), "child {role} failed: {status}");
 }
 
-/// Not a test of its own: the body of the second process in the tests
-/// below. Does nothing unless started by them with `IPCX_RING_CHILD`.
+/// Not a test of its own (hence ignored): the body of the second process in
+/// the tests below, started by them with `IPCX_RING_CHILD`.
 #[test]
+#[ignore = "the second process of the cross-process ring tests"]
 fn child_process_entry_point() {
     let Ok(role) = std::env::var("IPCX_RING_CHILD") else {
         return;
