@@ -5,6 +5,6 @@ mod util;
 mod endpoint;
 mod limits;
 mod ls;
-mod rm;
 mod mq;
 mod ring;
+mod rm;

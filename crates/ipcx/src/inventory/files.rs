@@ -33,6 +33,7 @@ fn fill(o: &mut Object, md: &fs::Metadata) {
     o.size = Some(md.size());
     o.created = created(md);
     o.id = Some(md.ino());
+    o.birth = md.created().ok();
 }
 
 /// Liveness of a file-backed object: its recorded creator, or a process

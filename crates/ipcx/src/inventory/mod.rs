@@ -286,6 +286,10 @@ pub struct Object {
     pub socket: Option<SocketInfo>,
     /// ipcx ring details.
     pub ring: Option<RingSummary>,
+    /// The listed file's birth time (statx), to recognise it again before
+    /// removal: inode numbers are reused at once on tmpfs.
+    #[serde(skip)]
+    birth: Option<std::time::SystemTime>,
 }
 
 impl Object {
@@ -312,6 +316,7 @@ impl Object {
             age_seconds: None,
             socket: None,
             ring: None,
+            birth: None,
         }
     }
 

@@ -1,8 +1,10 @@
 //! `ipcx rm`: naming an object ([`Target`]), finding it ([`find`]) and
 //! removing it ([`remove`]).
 
+use std::ffi::OsStr;
 use std::fs;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::fd::AsFd;
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -313,7 +315,7 @@ pub fn remove(object: &Object, force: bool) -> Result<()> {
         Kind::Sem => {
             // glibc's sem_unlink(NAME) is unlink("/dev/shm/sem.NAME").
             let path = PathBuf::from(format!("{}/sem.{}", files::SHM_DIR, &object.name[1..]));
-            unlink_listed(&path, object.id, &what, "sem_unlink")
+            unlink_listed(&path, Some(object), &what, "sem_unlink")
         }
         Kind::Mq => mq_unlink(&object.name).map_err(|e| Error::os(what, "mq_unlink", e)),
         Kind::Unix if object.name.starts_with('@') => Err(Error::unsupported(
@@ -323,19 +325,25 @@ pub fn remove(object: &Object, force: bool) -> Result<()> {
         Kind::Unix | Kind::Fifo => {
             // A bound socket's id is the socket's inode, not the file's.
             let bound = object.socket.as_ref().is_some_and(|s| s.bound);
-            let ino = if bound { None } else { object.id };
-            unlink_listed(Path::new(&object.name), ino, &what, "unlink")
+            let listed = if bound { None } else { Some(object) };
+            unlink_listed(Path::new(&object.name), listed, &what, "unlink")
         }
         _ => unreachable!("System V kinds are handled above"),
     }
 }
 
-/// Unlinks `path` if it is still the file (inode `ino`, when given) that was
-/// listed. The directory is opened with `openat2(RESOLVE_NO_SYMLINKS)` and
-/// the name checked and removed relative to it (`fstatat`, `unlinkat`), so a
-/// directory swapped for a symbolic link after the listing cannot redirect
-/// the removal elsewhere (the classic race of temporary-file cleaners).
-fn unlink_listed(path: &Path, ino: Option<u64>, what: &str, call: &'static str) -> Result<()> {
+/// Unlinks `path` if it is still the file that was listed as `listed` (when
+/// given; see [`check_same`]). The directory is opened with
+/// `openat2(RESOLVE_NO_SYMLINKS)` and the name checked and removed relative
+/// to it (`statx`, `unlinkat`), so a directory swapped for a symbolic link
+/// after the listing cannot redirect the removal elsewhere (the classic race
+/// of temporary-file cleaners).
+fn unlink_listed(
+    path: &Path,
+    listed: Option<&Object>,
+    what: &str,
+    call: &'static str,
+) -> Result<()> {
     use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags};
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -364,31 +372,65 @@ fn unlink_listed(path: &Path, ino: Option<u64>, what: &str, call: &'static str) 
         },
         e => Error::os(what, "openat2", e),
     })?;
-    if let Some(ino) = ino {
-        let st = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)
-            .map_err(|e| Error::os(what, "fstatat", e))?;
-        if st.st_ino != ino {
-            return Err(Error::NotFound {
-                object: format!("{what} (inode {ino}; the name now belongs to another file)"),
-                syscall: "fstatat",
-            });
-        }
+    if let Some(listed) = listed {
+        check_same(&dir, name, listed, what)?;
     }
     rustix::fs::unlinkat(&dir, name, AtFlags::empty()).map_err(|e| Error::os(what, call, e))
 }
 
-/// Checks that the file listed for `object` is still the same (inode), so
-/// that a name re-used since the listing is not removed by mistake.
-fn same_file(object: &Object, what: &str) -> Result<()> {
-    let (Some(path), Some(ino)) = (&object.path, object.id) else {
+/// Checks that `name` in `dir` is still the file listed as `object`: same
+/// inode, same file type and, where the file system records it, same birth
+/// time — inode numbers alone are reused at once on tmpfs, so a file made
+/// after the listing could carry the listed number.
+fn check_same(dir: impl AsFd, name: &OsStr, object: &Object, what: &str) -> Result<()> {
+    use rustix::fs::{AtFlags, FileType, StatxFlags};
+    let Some(ino) = object.id else {
         return Ok(());
     };
-    let md = fs::symlink_metadata(path).map_err(|e| Error::os(what, "lstat", e))?;
-    if md.ino() != ino {
+    let st = rustix::fs::statx(
+        dir,
+        name,
+        AtFlags::SYMLINK_NOFOLLOW,
+        StatxFlags::TYPE | StatxFlags::INO | StatxFlags::BTIME,
+    )
+    .map_err(|e| Error::os(what, "statx", e))?;
+    let want_type = match object.kind {
+        Kind::Fifo => FileType::Fifo,
+        Kind::Unix => FileType::Socket,
+        _ => FileType::RegularFile,
+    };
+    let same_type = FileType::from_raw_mode(u32::from(st.stx_mode)) == want_type;
+    let birth = (st.stx_mask & StatxFlags::BTIME.bits() != 0).then(|| {
+        std::time::UNIX_EPOCH
+            + std::time::Duration::new(st.stx_btime.tv_sec.max(0) as u64, st.stx_btime.tv_nsec)
+    });
+    let same_birth = match (birth, object.birth) {
+        (Some(now), Some(then)) => now == then,
+        _ => true,
+    };
+    if st.stx_ino != ino || !same_type || !same_birth {
         return Err(Error::NotFound {
-            object: format!("{what} (inode {ino}; the name now belongs to another object)"),
-            syscall: "lstat",
+            object: format!("{what} (the name now belongs to another file than the one listed)"),
+            syscall: "statx",
         });
     }
     Ok(())
+}
+
+/// Checks, for objects removed by name (`shm_unlink`), that the file listed
+/// for `object` is still the same one (as [`check_same`]).
+fn same_file(object: &Object, what: &str) -> Result<()> {
+    let Some(path) = &object.path else {
+        return Ok(());
+    };
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Ok(());
+    };
+    let dir = rustix::fs::open(
+        parent,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| Error::os(what, "open", e))?;
+    check_same(&dir, name, object, what)
 }

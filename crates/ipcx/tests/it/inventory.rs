@@ -454,3 +454,36 @@ fn removal_never_follows_a_directory_swapped_for_a_symlink() {
     );
     assert!(elsewhere.join("f").exists(), "removed through the link");
 }
+
+#[test]
+fn a_file_made_after_the_listing_under_the_same_name_is_not_removed() {
+    // tmpfs hands a freed inode number to the next file at once, so the
+    // number alone cannot tell the listed file from its successor.
+    let name = unique("ipcx-inv-successor");
+    let (guard, file) = ShmFile::create(&name);
+    drop(file);
+    set_creator(&guard.0, dead_process());
+    let listed = only(Kind::Shm, &name).pop().expect("listed");
+    assert!(listed.stale);
+    std::fs::remove_file(&guard.0).unwrap();
+    std::fs::write(&guard.0, b"successor").unwrap();
+    let err = inventory::remove(&listed, true).unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+    assert_eq!(std::fs::read(&guard.0).unwrap(), b"successor");
+
+    // The same for a FIFO removed by path.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f");
+    let mode = rustix::fs::Mode::from_raw_mode(0o600);
+    rustix::fs::mkfifoat(rustix::fs::CWD, &path, mode).unwrap();
+    let opts = Options {
+        scan_dirs: vec![dir.path().to_owned()],
+    };
+    let listed = only_in(Kind::Fifo, path.to_str().unwrap(), &opts)
+        .pop()
+        .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    rustix::fs::mkfifoat(rustix::fs::CWD, &path, mode).unwrap();
+    assert!(inventory::remove(&listed, true).is_err());
+    assert!(path.exists());
+}

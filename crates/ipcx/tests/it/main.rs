@@ -1,9 +1,9 @@
 //! Integration tests of the ipcx library: one module per family, plus interop
 //! with the seed's C programs.
 
-mod inventory;
 mod channel;
 mod child;
+mod inventory;
 mod memfd;
 mod mq_common;
 mod mq_posix;
