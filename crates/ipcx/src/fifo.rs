@@ -397,7 +397,9 @@ impl Fifo {
 
     fn unlink_if_same(&self) -> Result<()> {
         let meta = sys::lstat(&self.path).map_err(|e| Error::os(object(&self.path), "lstat", e))?;
-        if (meta.dev, meta.ino) != (self.dev, self.ino) {
+        // Inode numbers are reused at once on some file systems (tmpfs), so
+        // the type is checked too.
+        if (meta.dev, meta.ino) != (self.dev, self.ino) || meta.kind != FileType::Fifo {
             return Err(Error::InvalidArgument {
                 object: object(&self.path),
                 reason: "the path now names a different file; it was left alone".into(),
@@ -409,7 +411,7 @@ impl Fifo {
 
 impl Drop for Fifo {
     /// Removes the FIFO if this handle made it and it is not kept, and the
-    /// path still names the same FIFO.
+    /// path still names a FIFO with the same device and inode number.
     fn drop(&mut self) {
         if self.owner && !self.keep {
             let _ = self.unlink_if_same();

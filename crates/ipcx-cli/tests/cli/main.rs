@@ -8,3 +8,5 @@ mod ls;
 mod mq;
 mod ring;
 mod rm;
+mod fifo;
+mod tour;

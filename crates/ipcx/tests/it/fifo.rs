@@ -343,4 +343,10 @@ fn drop_leaves_a_path_that_now_names_another_file() {
     std::fs::write(&path, b"someone else's").unwrap();
     drop(fifo);
     assert_eq!(std::fs::read(&path).unwrap(), b"someone else's");
+    std::fs::remove_file(&path).unwrap();
+    let fifo = Fifo::builder(&path).create().unwrap();
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, b"again").unwrap();
+    assert!(matches!(fifo.remove(), Err(Error::InvalidArgument { .. })));
+    assert_eq!(std::fs::read(&path).unwrap(), b"again");
 }

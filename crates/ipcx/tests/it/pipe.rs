@@ -424,3 +424,108 @@ fn atomic_writer_child() {
         writer.write_message(&msg).unwrap();
     }
 }
+
+#[test]
+fn blocking_and_timed_calls_retry_eintr_in_a_child() {
+    let out = wait_or_kill(
+        child_command("pipe::eintr_child", "eintr")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+        Duration::from_secs(60),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "child failed: {:?}; stdout {stdout}; stderr {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("eintr child done"), "{stdout}");
+}
+
+extern "C" fn ignore_signal(_: libc::c_int) {}
+
+/// Child entry point: a SIGUSR1 handler without SA_RESTART, so blocked
+/// read/write/poll calls fail with EINTR; a thread sends SIGUSR1 to the test
+/// thread every 2 ms while it blocks in reads and writes, which must neither
+/// fail with `Interrupted` nor end a timed wait early.
+#[test]
+#[ignore = "child process entry point, run by blocking_and_timed_calls_retry_eintr_in_a_child"]
+fn eintr_child() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    if std::env::var(CHILD_ENV).as_deref() != Ok("eintr") {
+        return;
+    }
+    // SAFETY: installs a handler that does nothing (async-signal-safe) for
+    // SIGUSR1 in this single-purpose child process; sa_flags = 0 leaves out
+    // SA_RESTART on purpose.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = ignore_signal as extern "C" fn(libc::c_int) as usize;
+        sa.sa_flags = 0;
+        libc::sigemptyset(&mut sa.sa_mask);
+        assert_eq!(libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()), 0);
+    }
+    // SAFETY: pthread_self has no preconditions.
+    let me = unsafe { libc::pthread_self() };
+    let stop = Arc::new(AtomicBool::new(false));
+    let pinger = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                // SAFETY: `me` is the test thread, alive until `stop` is
+                // set and this thread is joined.
+                unsafe { libc::pthread_kill(me, libc::SIGUSR1) };
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        })
+    };
+
+    // Blocking read: data arrives after many signals.
+    let (r, w) = pipe().unwrap();
+    let late = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        w.write_message(b"late").unwrap();
+        w
+    });
+    let mut buf = [0u8; 16];
+    let n = (&r).read(&mut buf).expect("read must retry EINTR");
+    assert_eq!(&buf[..n], b"late");
+    let w = late.join().unwrap();
+
+    // Timed read: the signals neither end it early nor make it fail.
+    let start = Instant::now();
+    let err = r
+        .read_timeout(&mut buf, Duration::from_millis(200))
+        .unwrap_err();
+    assert!(matches!(err, Error::TimedOut { .. }), "{err:?}");
+    assert!(start.elapsed() >= Duration::from_millis(200));
+
+    // Blocking write on a full pipe: completes once the reader drains.
+    let page = vec![3u8; PIPE_BUF];
+    while w.try_write(&page).is_ok() {}
+    let drain = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        let mut sink = vec![0u8; 1 << 20];
+        let mut total = 0;
+        loop {
+            let n = (&r).read(&mut sink).unwrap();
+            if n == 0 {
+                return total;
+            }
+            total += n;
+        }
+    });
+    w.write_message(&page).expect("write must retry EINTR");
+    let capacity = w.capacity().unwrap();
+    drop(w);
+    assert_eq!(drain.join().unwrap(), capacity + PIPE_BUF);
+
+    stop.store(true, Ordering::Relaxed);
+    pinger.join().unwrap();
+    println!("eintr child done");
+}
