@@ -10,3 +10,4 @@ mod ring;
 mod rm;
 mod fifo;
 mod tour;
+mod socket;
