@@ -3,11 +3,11 @@
 mod util;
 
 mod endpoint;
+mod fifo;
 mod limits;
 mod ls;
 mod mq;
 mod ring;
 mod rm;
-mod fifo;
-mod tour;
 mod socket;
+mod tour;
