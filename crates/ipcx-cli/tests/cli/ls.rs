@@ -681,3 +681,62 @@ fn semaphore_sets_are_listed_as_ipcs_shows_them() {
     assert_eq!(o["last_pids"], serde_json::json!([]));
     assert_eq!(o["stale"], true);
 }
+
+#[test]
+fn a_ring_shows_its_consumer_and_once_killed_is_stale_and_removed() {
+    let name = unique("ipcx-ls-ring");
+    let path = PathBuf::from(format!("/dev/shm/{name}"));
+    let _guard = ShmGuard(path.clone());
+    let mut rx = crate::util::ipcx_std()
+        .args(["recv", &format!("shm:/{name}"), "--timeout", "60s"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill<'a>(&'a mut Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let pid = rx.id();
+    let rx = Kill(&mut rx);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let o = loop {
+        if let Some(o) = ls_objects(&["--kind", "ring", "--match", &name]).pop() {
+            if o["ring"]["consumer"] == pid {
+                break o;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the ring never showed its consumer"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(o["name"], format!("/{name}"));
+    assert_eq!(o["ring"]["consumer_alive"], true);
+    assert_eq!(o["creator"]["pid"], pid);
+    assert_eq!(o["alive"], true);
+    assert_eq!(rm_stale("ring", &name), "");
+    let table = ipcx()
+        .args(["ls", "--kind", "ring", "--match", &name])
+        .output()
+        .unwrap();
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(table.contains(&format!("C {pid}")), "{table}");
+
+    // kill -9: nobody removes the ring.
+    drop(rx);
+    assert!(path.exists());
+    let o = ls_objects(&["--kind", "ring", "--match", &name])
+        .pop()
+        .unwrap();
+    assert_eq!(o["ring"]["consumer_alive"], false, "{o}");
+    assert_eq!(o["stale"], true, "{o}");
+    assert_eq!(
+        rm_stale("ring", &name).trim(),
+        format!("removed ring:/{name}")
+    );
+    assert!(!path.exists());
+}
