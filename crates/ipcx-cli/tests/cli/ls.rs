@@ -740,3 +740,60 @@ fn a_ring_shows_its_consumer_and_once_killed_is_stale_and_removed() {
     );
     assert!(!path.exists());
 }
+
+#[test]
+fn a_receiver_waiting_on_an_empty_queue_keeps_it_alive() {
+    // A waiting msgrcv holds no descriptor and has set no lrpid yet; ipcx
+    // finds it through /proc/PID/task/TID/syscall.
+    let dir = tempfile::tempdir().unwrap();
+    let key = fresh_key_file(dir.path(), "waitfile");
+    let _guard = SysvGuard::new("-Q", key);
+    let k = key.to_string();
+    // Without --timeout the receiver blocks in msgrcv (timed receives poll
+    // with IPC_NOWAIT and sleep in between). Killed on drop, also when the
+    // test fails.
+    struct Killed(Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut rx = Killed(
+        crate::util::ipcx_std()
+            .args(["recv", &format!("sysvmq:{k}"), "--create"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = rx.0.id();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let o = loop {
+        if let Some(o) = ls_objects(&["--kind", "sysvmq", "--match", &k]).pop() {
+            if o["users"] == serde_json::json!([pid]) {
+                break o;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the waiting receiver was never seen"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(
+        o["last_pids"],
+        serde_json::json!([]),
+        "nothing received yet"
+    );
+    assert_eq!(o["alive"], true, "{o}");
+    assert_eq!(rm_stale("sysvmq", &k), "");
+    assert!(ipcs_line("-q", &key).is_some());
+    // Killed, the receiver leaves its queue behind: stale.
+    rx.0.kill().unwrap();
+    rx.0.wait().unwrap();
+    let o = ls_objects(&["--kind", "sysvmq", "--match", &k])
+        .pop()
+        .unwrap();
+    assert_eq!(o["stale"], true, "{o}");
+    assert_eq!(rm_stale("sysvmq", &k).trim(), format!("removed sysvmq:{k}"));
+}

@@ -24,7 +24,8 @@
 //!   (`nattch`); queues: the kernel keeps no creator, so the last `msgsnd` and
 //!   `msgrcv` pids (`lspid`, `lrpid`) must all be dead; semaphore sets: the
 //!   pids of the last `semop` on each semaphore (`semctl(GETPID)`) must all be
-//!   dead;
+//!   dead; for both, a thread blocked in `msgsnd`/`msgrcv`/`semop` on the
+//!   object now (`/proc/PID/task/TID/syscall`) is a user;
 //! - file-backed objects: open descriptors in `/proc/*/fd` and shared
 //!   mappings in `/proc/*/maps`, where this user may read them (a note in
 //!   [`Inventory::notes`] says how many processes could not be inspected);
@@ -262,8 +263,9 @@ pub struct Object {
     pub count: Option<u64>,
     /// System V segments: the kernel's attach count (`nattch`).
     pub attached: Option<u64>,
-    /// Pids seen holding it open, attached or mapped (as far as this user may
-    /// look).
+    /// Pids seen holding it open, attached or mapped, or (System V queues
+    /// and semaphore sets) blocked in `msgsnd`/`msgrcv`/`semop` on it, as far
+    /// as this user may look.
     pub users: Vec<u32>,
     /// Its creator, when recorded.
     pub creator: Option<Creator>,

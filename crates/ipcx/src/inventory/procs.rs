@@ -31,6 +31,10 @@ pub(crate) struct ProcScan {
     pub mapped_paths: HashMap<String, BTreeSet<u32>>,
     /// System V segment id (the inode of a `/SYSV…` mapping) → pids.
     pub sysv_maps: HashMap<u64, BTreeSet<u32>>,
+    /// System V queue id → pids blocked in `msgsnd`/`msgrcv` on it now.
+    pub blocked_msg: HashMap<u64, BTreeSet<u32>>,
+    /// System V semaphore set id → pids blocked in `semop`/`semtimedop` on it now.
+    pub blocked_sem: HashMap<u64, BTreeSet<u32>>,
     /// Processes whose descriptors or mappings could not be read.
     pub unreadable: usize,
 }
@@ -52,6 +56,7 @@ impl ProcScan {
             };
             let fd_ok = scan.scan_fds(pid);
             let maps_ok = scan.scan_maps(pid);
+            scan.scan_syscalls(pid);
             if !(fd_ok && maps_ok) {
                 // Kernel threads have empty tables but are readable; a
                 // process that vanished meanwhile does not count either.
@@ -155,6 +160,42 @@ impl ProcScan {
             }
         }
         true
+    }
+
+    /// Threads blocked in a System V call: `/proc/PID/task/TID/syscall`
+    /// names the call and its arguments, the first of which is the queue or
+    /// set id. (Such a process holds no descriptor, so this is the only way
+    /// to see a receiver waiting on an empty queue.) Readable for the
+    /// caller's own processes, or with `CAP_SYS_PTRACE`.
+    fn scan_syscalls(&mut self, pid: u32) {
+        let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+            return;
+        };
+        for task in tasks.flatten() {
+            let Ok(text) = fs::read_to_string(task.path().join("syscall")) else {
+                continue;
+            };
+            let mut f = text.split_ascii_whitespace();
+            let (Some(nr), Some(arg0)) = (f.next(), f.next()) else {
+                continue; // "running"
+            };
+            let (Ok(nr), Some(id)) = (
+                nr.parse::<i64>(),
+                arg0.strip_prefix("0x")
+                    .and_then(|h| u64::from_str_radix(h, 16).ok()),
+            ) else {
+                continue;
+            };
+            #[allow(clippy::unnecessary_cast)]
+            let table = if nr == libc::SYS_msgrcv as i64 || nr == libc::SYS_msgsnd as i64 {
+                &mut self.blocked_msg
+            } else if nr == libc::SYS_semop as i64 || nr == libc::SYS_semtimedop as i64 {
+                &mut self.blocked_sem
+            } else {
+                continue;
+            };
+            table.entry(id & 0xffff_ffff).or_default().insert(pid);
+        }
     }
 
     /// Pids that have `path` open or mapped.

@@ -118,16 +118,19 @@ fn object(table: SysvTable, row: &Row<'_>, scan: &ProcScan, pids: &PidCheck) -> 
                 .extend(last(row.num("lspid"), "msgsnd", row.num("stime")));
             o.last_pids
                 .extend(last(row.num("lrpid"), "msgrcv", row.num("rtime")));
+            o.users = blocked(&scan.blocked_msg, id);
             let live: Vec<u32> = o
                 .last_pids
                 .iter()
                 .filter(|l| l.alive)
                 .map(|l| l.pid)
                 .collect();
-            if live.is_empty() {
+            if !o.users.is_empty() {
+                o.set_liveness(true, format!("{} waiting in msgsnd/msgrcv", join(&o.users)));
+            } else if live.is_empty() {
                 o.set_liveness(
                     false,
-                    "no creator record (the kernel keeps none for queues); last msgsnd/msgrcv pids are dead",
+                    "no creator record (the kernel keeps none for queues); last msgsnd/msgrcv pids are dead and nobody waits in msgsnd/msgrcv",
                 );
             } else {
                 o.set_liveness(
@@ -180,16 +183,19 @@ fn object(table: SysvTable, row: &Row<'_>, scan: &ProcScan, pids: &PidCheck) -> 
                     }
                 }
             }
+            o.users = blocked(&scan.blocked_sem, id);
             let live: Vec<u32> = o
                 .last_pids
                 .iter()
                 .filter(|l| l.alive)
                 .map(|l| l.pid)
                 .collect();
-            if live.is_empty() {
+            if !o.users.is_empty() {
+                o.set_liveness(true, format!("{} waiting in semop", join(&o.users)));
+            } else if live.is_empty() {
                 o.set_liveness(
                     false,
-                    "no creator record (the kernel keeps none for sets); last semop pids are dead or none",
+                    "no creator record (the kernel keeps none for sets); last semop pids are dead or none and nobody waits in semop",
                 );
             } else {
                 o.set_liveness(true, format!("last semop by {} running", join(&live)));
@@ -197,6 +203,14 @@ fn object(table: SysvTable, row: &Row<'_>, scan: &ProcScan, pids: &PidCheck) -> 
         }
     }
     Some(o)
+}
+
+/// The pids blocked in a call on object `id`.
+fn blocked(table: &std::collections::HashMap<u64, BTreeSet<u32>>, id: u64) -> Vec<u32> {
+    table
+        .get(&id)
+        .map(|p| p.iter().copied().collect())
+        .unwrap_or_default()
 }
 
 /// `1, 2, 3`.
