@@ -463,9 +463,17 @@ fn seed_fifo_writer_leaves_its_fifo_which_rm_stale_removes() {
     let script = r#"
         mount -t tmpfs ipcx-test /tmp || exit 77
         "$1" & w=$!
-        i=0; while [ ! -p /tmp/myfifo ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done
+        echo "== writer $w"
+        # Wait until the writer blocks in open(2), waiting for a reader.
+        i=0
+        while [ "$(cat /proc/$w/wchan 2>/dev/null)" != wait_for_partner ] && [ $i -lt 400 ]; do
+            sleep 0.05; i=$((i+1))
+        done
         echo "== during"
         "$2" ls --json --kind fifo --match /tmp/myfifo
+        echo "== rm while blocked"
+        "$2" rm --stale --kind fifo --match /tmp/myfifo
+        if [ -p /tmp/myfifo ]; then echo survived; fi
         kill $w; wait $w
         echo "== rm"
         "$2" rm --stale --kind fifo --match /tmp/myfifo
@@ -496,21 +504,34 @@ fn seed_fifo_writer_leaves_its_fifo_which_rm_stale_removes() {
         );
         return;
     }
-    let during = stdout
-        .split("== during")
-        .nth(1)
-        .unwrap()
-        .split("== rm")
-        .next()
-        .unwrap();
-    let v: Value = serde_json::from_str(during).unwrap();
+    let section = |from: &str, to: &str| -> String {
+        stdout
+            .split(from)
+            .nth(1)
+            .unwrap()
+            .split(to)
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let writer_pid: u64 = section("== writer", "==").trim().parse().unwrap();
+    let v: Value = serde_json::from_str(&section("== during", "== rm while blocked")).unwrap();
     let objs = v["objects"].as_array().unwrap();
     assert_eq!(objs.len(), 1, "{v}");
     assert_eq!(objs[0]["kind"], "fifo");
     assert_eq!(objs[0]["name"], "/tmp/myfifo");
     // The seed asks for 0666; the umask decides what it gets.
     assert_eq!(objs[0]["mode"].as_u64().unwrap() & 0o600, 0o600);
-    let rm = stdout.split("== rm").nth(1).unwrap();
+    // Blocked in open(2), the writer holds no descriptor yet; ipcx finds it
+    // through /proc/PID/syscall, so the FIFO is alive and survives.
+    assert_eq!(objs[0]["users"], serde_json::json!([writer_pid]), "{v}");
+    assert_eq!(objs[0]["alive"], true);
+    assert_eq!(
+        section("== rm while blocked", "== rm\n").trim(),
+        "survived",
+        "{stdout}"
+    );
+    let rm = stdout.split("== rm\n").nth(1).unwrap();
     assert!(rm.contains("removed fifo:/tmp/myfifo"), "{stdout}");
     assert!(stdout.trim_end().ends_with("gone"), "{stdout}");
 }

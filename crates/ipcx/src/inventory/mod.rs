@@ -26,6 +26,9 @@
 //!   pids of the last `semop` on each semaphore (`semctl(GETPID)`) must all be
 //!   dead; for both, a thread blocked in `msgsnd`/`msgrcv`/`semop` on the
 //!   object now (`/proc/PID/task/TID/syscall`) is a user;
+//! - FIFOs: besides open descriptors, a thread blocked in `openat` of the
+//!   FIFO, waiting for its peer (the path read from `/proc/PID/mem`), is a
+//!   user;
 //! - file-backed objects: open descriptors in `/proc/*/fd` and shared
 //!   mappings in `/proc/*/maps`, where this user may read them (a note in
 //!   [`Inventory::notes`] says how many processes could not be inspected);
@@ -263,9 +266,9 @@ pub struct Object {
     pub count: Option<u64>,
     /// System V segments: the kernel's attach count (`nattch`).
     pub attached: Option<u64>,
-    /// Pids seen holding it open, attached or mapped, or (System V queues
-    /// and semaphore sets) blocked in `msgsnd`/`msgrcv`/`semop` on it, as far
-    /// as this user may look.
+    /// Pids seen holding it open, attached or mapped, or blocked in
+    /// `msgsnd`/`msgrcv`/`semop` on it (System V) or in `open` of it (FIFOs),
+    /// as far as this user may look.
     pub users: Vec<u32>,
     /// Its creator, when recorded.
     pub creator: Option<Creator>,

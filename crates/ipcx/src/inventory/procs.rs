@@ -162,10 +162,11 @@ impl ProcScan {
         true
     }
 
-    /// Threads blocked in a System V call: `/proc/PID/task/TID/syscall`
-    /// names the call and its arguments, the first of which is the queue or
-    /// set id. (Such a process holds no descriptor, so this is the only way
-    /// to see a receiver waiting on an empty queue.) Readable for the
+    /// Threads blocked in a call that holds no descriptor yet:
+    /// `/proc/PID/task/TID/syscall` names the call and its arguments. For
+    /// `msgsnd`/`msgrcv`/`semop` the first is the queue or set id (a receiver
+    /// waiting on an empty queue); for `openat` the second points to the path,
+    /// which is a FIFO when the opener waits for its peer. Readable for the
     /// caller's own processes, or with `CAP_SYS_PTRACE`.
     fn scan_syscalls(&mut self, pid: u32) {
         let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
@@ -186,6 +187,23 @@ impl ProcScan {
             ) else {
                 continue;
             };
+            #[allow(clippy::unnecessary_cast)]
+            if nr == libc::SYS_openat as i64 {
+                // A FIFO opener waits in open(2) for its peer, holding no
+                // descriptor yet: read the path it is opening.
+                let mut rest = text.split_ascii_whitespace().skip(2);
+                if let Some(path) = rest
+                    .next()
+                    .and_then(|p| p.strip_prefix("0x"))
+                    .and_then(|h| u64::from_str_radix(h, 16).ok())
+                    .and_then(|ptr| opening_path(pid, id, ptr))
+                {
+                    if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_fifo()) {
+                        self.fifos.entry(path).or_default().insert(pid);
+                    }
+                }
+                continue;
+            }
             #[allow(clippy::unnecessary_cast)]
             let table = if nr == libc::SYS_msgrcv as i64 || nr == libc::SYS_msgsnd as i64 {
                 &mut self.blocked_msg
@@ -209,6 +227,28 @@ impl ProcScan {
         }
         out
     }
+}
+
+/// The path a thread of `pid` blocked in `openat(dirfd, ptr, …)` is opening:
+/// the string at `ptr` in its memory (`/proc/PID/mem`, readable where
+/// `/proc/PID/syscall` is), made absolute with its working directory or
+/// `dirfd`'s path.
+fn opening_path(pid: u32, dirfd: u64, ptr: u64) -> Option<String> {
+    use std::os::unix::fs::FileExt;
+    let mem = fs::File::open(format!("/proc/{pid}/mem")).ok()?;
+    let mut buf = vec![0u8; 4096];
+    let n = mem.read_at(&mut buf, ptr).ok()?;
+    let end = buf[..n].iter().position(|&b| b == 0)?;
+    let path = std::str::from_utf8(&buf[..end]).ok()?;
+    if path.starts_with('/') {
+        return Some(path.to_owned());
+    }
+    let base = if dirfd as i32 == libc::AT_FDCWD {
+        fs::read_link(format!("/proc/{pid}/cwd")).ok()?
+    } else {
+        fs::read_link(format!("/proc/{pid}/fd/{}", dirfd as i32)).ok()?
+    };
+    Some(base.join(path).to_str()?.to_owned())
 }
 
 /// Paths that might be named FIFOs worth a `stat`: not kernel pseudo files.
