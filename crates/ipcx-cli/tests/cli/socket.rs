@@ -268,23 +268,81 @@ fn wait_port_8080_free() {
     }
 }
 
+/// A private network namespace (own loopback, own port 8080, own
+/// TIME_WAIT table), deleted on drop; `None` where the machine refuses.
+struct PortNs(String);
+
+impl PortNs {
+    fn new() -> Option<PortNs> {
+        let name = unique("ipcx-8080");
+        ip(&["netns", "add", &name]).ok()?;
+        let ns = PortNs(name);
+        ip(&["-n", &ns.0, "link", "set", "lo", "up"]).ok()?;
+        Some(ns)
+    }
+}
+
+impl Drop for PortNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// `program` run inside `ns` (through `ip netns exec`), or here.
+fn in_ns(ns: &Option<PortNs>, program: &Path) -> Command {
+    match ns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", &ns.0]).arg(program);
+            c
+        }
+        None => Command::new(program),
+    }
+}
+
+/// Port 8080 for the seed's programs: a private network namespace when the
+/// machine allows (nothing to share, nothing to wait for), else this host's
+/// port under a lock shared by the test binaries.
+fn port_8080() -> (Option<PortNs>, Option<UnixListener>) {
+    match PortNs::new() {
+        Some(ns) => (Some(ns), None),
+        None => {
+            eprintln!("note: no network namespace; using this host's port 8080");
+            (None, Some(lock_port_8080()))
+        }
+    }
+}
+
+fn listening_8080(ns: &Option<PortNs>) -> bool {
+    let table = match ns {
+        Some(ns) => Command::new("ip")
+            .args(["netns", "exec", &ns.0, "cat", "/proc/net/tcp"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default(),
+        None => std::fs::read_to_string("/proc/net/tcp").unwrap_or_default(),
+    };
+    table.lines().skip(1).any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() > 3 && f[1].ends_with(":1F90") && f[3] == "0A"
+    })
+}
+
 #[test]
 fn seed_tcp_server_then_ipcx_recv_connect_prints_hello_client() {
-    let _lock = lock_port_8080();
-    wait_port_8080_free();
+    let (ns, _lock) = port_8080();
+    if ns.is_none() {
+        wait_port_8080_free();
+    }
     let dir = tmp();
     let server = seed_c(dir.path(), "tcp_server");
-    let c_server = Bg::spawn(&mut Command::new(server), "tcp_server");
-    wait_until("tcp_server to listen on 8080", || tcp_listening(8080));
-    let out = ipcx()
-        .args([
-            "recv",
-            "tcp:127.0.0.1:8080",
-            "--connect",
-            "--timeout",
-            "20s",
-        ])
-        .timeout(WAIT)
+    let c_server = Bg::spawn(&mut in_ns(&ns, &server), "tcp_server");
+    wait_until("tcp_server to listen on 8080", || listening_8080(&ns));
+    let exe = assert_cmd::cargo::cargo_bin("ipcx");
+    // --count 13: hang up as soon as the greeting is in.
+    let out = in_ns(&ns, &exe)
+        .args(["recv", "tcp:127.0.0.1:8080", "--connect", "--count", "13"])
+        .args(["--timeout", "20s"])
         .output()
         .unwrap();
     assert!(
@@ -299,20 +357,26 @@ fn seed_tcp_server_then_ipcx_recv_connect_prints_hello_client() {
 
 #[test]
 fn ipcx_serve_message_then_seed_tcp_client_prints_server_says() {
-    let _lock = lock_port_8080();
+    let (ns, _lock) = port_8080();
     let dir = tmp();
     let client = seed_c(dir.path(), "tcp_client");
-    let (server, endpoint) = serve(&[
-        "tcp:127.0.0.1:8080",
-        "--message",
-        "Hello Client!",
-        "--clients",
-        "1",
-        "--timeout",
-        "30s",
-    ]);
-    assert_eq!(endpoint, "tcp:127.0.0.1:8080");
-    let out = Command::new(client).output().unwrap();
+    let exe = assert_cmd::cargo::cargo_bin("ipcx");
+    let (server, line) = Bg::spawn_lined(
+        in_ns(&ns, &exe).args([
+            "serve",
+            "tcp:127.0.0.1:8080",
+            "--message",
+            "Hello Client!",
+            "--clients",
+            "1",
+            "--timeout",
+            "30s",
+        ]),
+        "ipcx serve",
+        true,
+    );
+    assert_eq!(line.trim(), "listening on tcp:127.0.0.1:8080");
+    let out = in_ns(&ns, &client).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     // The C client prints its receive buffer with %s, without terminating
     // it: what follows the greeting is whatever was in its stack.
@@ -936,4 +1000,30 @@ fn tcp_crosses_a_veth_link_between_two_network_namespaces() {
     let list = Command::new("ip").args(["netns", "list"]).output().unwrap();
     let list = String::from_utf8_lossy(&list.stdout);
     assert!(!list.contains(&a) && !list.contains(&b), "{list}");
+}
+
+#[test]
+fn send_listens_and_recv_connects_when_asked() {
+    for scheme in ["unix", "unix-seqpacket"] {
+        let name = unique("ipcx-cli-listen");
+        let endpoint = format!("{scheme}:@{name}");
+        let tx = Bg::spawn(
+            ipcx_std().args(["send", &endpoint, "--listen", "-m", "from the listener"]),
+            "ipcx send --listen",
+        );
+        wait_abstract(&name);
+        let out = ipcx()
+            .args(["recv", &endpoint, "--connect", "--timeout", "20s"])
+            .timeout(WAIT)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{endpoint}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.stdout, b"from the listener", "{endpoint}");
+        let (status, _, err) = tx.finish();
+        assert!(status.success(), "{endpoint}: {err}");
+    }
 }

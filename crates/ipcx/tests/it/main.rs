@@ -13,6 +13,7 @@ mod sem_posix;
 mod sem_sysv;
 mod shm_posix;
 mod shm_sysv;
+mod signals;
 mod socket_fd;
 mod socket_inet;
 mod socket_unix;

@@ -242,6 +242,10 @@ fn the_seed_tcp_server_greets_an_ipcx_client() {
     let mut got = Vec::new();
     std::io::Read::read_to_end(&mut &c, &mut got).unwrap();
     assert_eq!(got, b"Hello Client!");
+    // Close with a reset (SO_LINGER 0) so that no TIME_WAIT holds port 8080,
+    // which the next run of the seed's server (no SO_REUSEADDR) needs.
+    rustix::net::sockopt::set_socket_linger(&c, Some(Duration::ZERO)).unwrap();
+    drop(c);
     assert!(child.wait().unwrap().success());
 }
 
