@@ -85,6 +85,9 @@ use crate::sys::pipe as sys_pipe;
 /// terminating NUL.
 const PATH_MAX: usize = libc::PATH_MAX as usize;
 
+/// `NAME_MAX`: the longest file name (one path component) in bytes.
+const NAME_MAX: usize = 255;
+
 /// What a writer waits for when it opens a FIFO.
 pub const WAITING_FOR_READER: &str = "a reader to open the FIFO";
 /// What a reader waits for before any writer has shown up.
@@ -167,7 +170,11 @@ impl FifoBuilder {
     ///
     /// # Errors
     /// - [`Error::PathTooLong`] for a path of `PATH_MAX` (4096) bytes or more,
-    ///   [`Error::InvalidName`] for an empty path (both checked first);
+    ///   [`Error::InvalidName`] for an empty path, a path ending in `/` (it
+    ///   would name a directory) or a component over `NAME_MAX` (255) bytes
+    ///   (all checked first);
+    /// - [`Error::InvalidArgument`] when a component of the directory part is
+    ///   not a directory (`ENOTDIR`);
     /// - [`Error::InvalidArgument`] for a mode above `0o777`;
     /// - [`Error::NotFound`] naming the directory when the parent directory
     ///   is missing, or naming the FIFO when [`CreationMode::Open`] finds
@@ -200,7 +207,7 @@ impl FifoBuilder {
                     Ok(()) => true,
                     Err(Errno::EXIST) if creation == CreationMode::OpenOrCreate => false,
                     Err(Errno::NOENT) => return Err(missing_parent(&self.path, "mkfifo")),
-                    Err(e) => return Err(Error::os(object(&self.path), "mkfifo", e)),
+                    Err(e) => return Err(path_error(&self.path, "mkfifo", e)),
                 }
             }
         };
@@ -227,9 +234,11 @@ fn object(path: &Path) -> String {
     format!("fifo {}", path.display())
 }
 
-/// Length and emptiness checks before any system call.
+/// Length, emptiness, trailing-slash and component checks before any
+/// system call.
 fn check_path(path: &Path) -> Result<()> {
-    let len = path.as_os_str().as_bytes().len();
+    let bytes = path.as_os_str().as_bytes();
+    let len = bytes.len();
     if len == 0 {
         return Err(Error::InvalidName {
             name: String::new(),
@@ -244,7 +253,36 @@ fn check_path(path: &Path) -> Result<()> {
             limit: "PATH_MAX",
         });
     }
+    if bytes.ends_with(b"/") {
+        return Err(Error::InvalidName {
+            name: path.display().to_string(),
+            reason: "a FIFO path cannot end in '/' (that names a directory)".into(),
+        });
+    }
+    if let Some(long) = bytes.split(|&b| b == b'/').find(|c| c.len() > NAME_MAX) {
+        return Err(Error::InvalidName {
+            name: abbreviate(&path.display().to_string()),
+            reason: format!(
+                "a component is {} bytes, over the limit of {NAME_MAX} bytes (NAME_MAX)",
+                long.len()
+            ),
+        });
+    }
     Ok(())
+}
+
+/// A failed `mkfifo`/`lstat`/`open` on the path: `ENOTDIR` says a
+/// directory component is not a directory; the rest as [`Error::os`].
+fn path_error(path: &Path, syscall: &'static str, e: Errno) -> Error {
+    if e == Errno::NOTDIR {
+        return Error::InvalidArgument {
+            object: object(path),
+            reason: format!(
+                "a component of the directory part is not a directory ({syscall}: ENOTDIR)"
+            ),
+        };
+    }
+    Error::os(object(path), syscall, e)
 }
 
 /// A long path shortened for an error message: its start and end.
@@ -272,7 +310,7 @@ fn missing_parent(path: &Path, syscall: &'static str) -> Error {
 
 /// `lstat`: the path must be a FIFO, not a symlink or anything else.
 fn lstat_fifo(path: &Path) -> Result<sys::Meta> {
-    let meta = sys::lstat(path).map_err(|e| Error::os(object(path), "lstat", e))?;
+    let meta = sys::lstat(path).map_err(|e| path_error(path, "lstat", e))?;
     check_kind(path, meta.kind)?;
     Ok(meta)
 }

@@ -4,7 +4,9 @@
 //! boundaries. A frame restores them: a 4-byte little-endian length, then that
 //! many payload bytes. The reader checks the length against its maximum
 //! **before** allocating, so a hostile or corrupted prefix (say 4 GiB) is an
-//! [`Error::MessageTooLarge`] and never a giant allocation.
+//! [`Error::MessageTooLarge`] and never a giant allocation; below the maximum,
+//! the buffer grows with the bytes that actually arrive, so a prefix with no
+//! payload behind it allocates nothing much either.
 //!
 //! ```
 //! use ipcx::frame::{FrameReader, FrameWriter};
@@ -167,12 +169,14 @@ impl<R: Read> FrameReader<R> {
                         .into(),
             });
         }
-        let mut buf = std::mem::take(&mut self.buf);
-        buf.clear();
-        buf.resize(len, 0);
-        let got = self.read_exact_or_eof(&mut buf);
-        self.buf = buf;
-        let got = got?;
+        // Grown as bytes arrive (`read_to_end` retries EINTR), not sized
+        // from the announced length up front.
+        self.buf.clear();
+        let read = (&mut self.inner)
+            .take(len as u64)
+            .read_to_end(&mut self.buf);
+        read.map_err(|e| io_error(&self.object, "read", e))?;
+        let got = self.buf.len();
         if got < len {
             return Err(Error::Disconnected {
                 object: self.object.clone(),
@@ -258,6 +262,20 @@ mod tests {
         let err = r.recv().unwrap_err();
         assert!(matches!(err, Error::MessageTooLarge { len, .. } if len == u32::MAX as usize));
         assert_eq!(r.buf.capacity(), 0);
+    }
+
+    #[test]
+    fn a_large_prefix_under_the_maximum_allocates_only_what_arrives() {
+        // 256 MiB announced (under the 4 GiB maximum), 10 bytes sent.
+        let mut wire = (256u32 << 20).to_le_bytes().to_vec();
+        wire.extend_from_slice(b"0123456789");
+        let mut r = FrameReader::new(&wire[..], ABSOLUTE_MAX);
+        let err = r.recv().unwrap_err();
+        assert!(
+            matches!(&err, Error::Disconnected { reason, .. } if reason.contains("10 of 268435456")),
+            "{err:?}"
+        );
+        assert!(r.buf.capacity() < 1 << 20, "{}", r.buf.capacity());
     }
 
     #[test]

@@ -411,6 +411,60 @@ pub fn read_sem() -> Result<[u64; 4]> {
     }
 }
 
+/// Memory that shared memory pages can still take without pushing the machine
+/// into the out-of-memory killer, in bytes: `MemAvailable + SwapFree` from
+/// `/proc/meminfo`. Segments backed by tmpfs (POSIX shared memory, memfd) are
+/// charged to it page by page; a memfd is bounded by nothing else.
+///
+/// # Errors
+/// [`Error::NotFound`]/[`Error::Io`] when `/proc/meminfo` cannot be read,
+/// [`Error::Corrupted`] when it lacks the fields.
+pub fn shared_memory_available() -> Result<u64> {
+    let path = "/proc/meminfo";
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::os(format!("kernel limit {path}"), "read", e))?;
+    let field = |name: &str| -> Option<u64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+            .map(|kb| kb * 1024)
+    };
+    match (field("MemAvailable:"), field("SwapFree:")) {
+        (Some(mem), swap) => Ok(mem + swap.unwrap_or(0)),
+        (None, _) => Err(Error::Corrupted {
+            object: format!("kernel limit {path}"),
+            detail: "no MemAvailable field".into(),
+        }),
+    }
+}
+
+/// Refuses a shared memory segment of `size` bytes that the machine cannot
+/// hold: reserving it (`fallocate`) would otherwise drive the whole machine
+/// into the out-of-memory killer before the kernel said `ENOSPC`.
+///
+/// # Errors
+/// [`Error::LimitExceeded`] naming `MemAvailable + SwapFree` and `/proc/meminfo`.
+pub fn check_shared_memory_size(object: &str, size: u64) -> Result<()> {
+    let available = shared_memory_available()?;
+    if size > available {
+        return Err(Error::LimitExceeded {
+            object: object.to_owned(),
+            what: "segment size".into(),
+            requested: size,
+            limit: "MemAvailable + SwapFree".into(),
+            max: available,
+            source_path: "/proc/meminfo".into(),
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,6 +475,7 @@ mod tests {
         let text = std::fs::read_to_string(MSGMAX.path).unwrap();
         assert_eq!(v, text.trim().parse::<u64>().unwrap());
         assert_eq!(read_sem().unwrap().len(), 4);
+        assert!(shared_memory_available().unwrap() > 0);
     }
 
     #[test]

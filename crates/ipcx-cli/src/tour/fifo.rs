@@ -38,9 +38,11 @@ pub fn scenarios() -> Vec<Scenario> {
     }]
 }
 
-/// A directory only this user can enter, removed with its contents on drop.
+/// A directory only this user can enter, removed with its contents on drop,
+/// and also when a signal ends the tour.
 struct PrivateDir {
     path: PathBuf,
+    _cleanup: crate::cleanup::Guard,
 }
 
 impl PrivateDir {
@@ -53,8 +55,15 @@ impl PrivateDir {
                 std::process::id(),
                 N.fetch_add(1, Ordering::Relaxed)
             ));
+            let mut section = crate::cleanup::creating();
             match std::fs::DirBuilder::new().mode(0o700).create(&path) {
-                Ok(()) => return Ok(PrivateDir { path }),
+                Ok(()) => {
+                    let doomed = path.clone();
+                    let _cleanup = section.on_signal(move || {
+                        let _ = std::fs::remove_dir_all(&doomed);
+                    });
+                    return Ok(PrivateDir { path, _cleanup });
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => {
                     return Err(e).with_context(|| format!("making directory {}", path.display()))

@@ -6,13 +6,16 @@
 //! held in memory.
 //!
 //! - `--create`: make the FIFO (mode `--mode`, default 600) if it does not
-//!   exist, and remove it when done unless `--keep`; without it, a missing
-//!   FIFO is an error naming the path.
+//!   exist, and remove it when done unless `--keep`, also when `SIGINT`,
+//!   `SIGTERM` or `SIGHUP` ends the command (see [`crate::cleanup`]);
+//!   without it, a missing FIFO is an error naming the path.
 //! - `--timeout D`: give up when the peer has not opened the FIFO within D,
 //!   or when no data moves for D (recv: nothing arrives; send: the reader
 //!   does not drain the FIFO).
 //! - `--count N`: recv stops after N bytes; send copies at most N bytes of
-//!   stdin, or sends `--message` N times.
+//!   stdin, or sends `--message` N times. `--count 0` is refused before
+//!   anything is made or opened: it would move nothing, and a recv that
+//!   opened the FIFO only to close it would throw away what a writer sent.
 //! - `send --message TEXT` (with `--pad N`: NUL-padded to N bytes) and
 //!   `send --lines` write each message or line in one atomic write when it
 //!   is at most `PIPE_BUF` (4096) bytes, so concurrent senders never
@@ -28,6 +31,7 @@ use ipcx::fifo::{Fifo, FifoReader, FifoWriter};
 use ipcx::pipe::PIPE_BUF;
 use ipcx::Endpoint;
 
+use crate::cleanup;
 use crate::cli::{RecvArgs, SendArgs};
 
 /// Size of one piece of the byte stream.
@@ -40,11 +44,22 @@ fn fifo_path(endpoint: &Endpoint) -> anyhow::Result<&Path> {
     }
 }
 
-/// Makes or finds the FIFO as `--create`, `--mode` and `--keep` say.
-fn establish(path: &Path, create: bool, mode: Option<u32>, keep: bool) -> anyhow::Result<Fifo> {
+/// Makes or finds the FIFO as `--create`, `--mode` and `--keep` say. A
+/// FIFO made here (and not kept) is also removed when a signal ends the
+/// command, as long as the returned guard lives (bind it first, so it
+/// outlives the `Fifo`).
+fn establish(
+    path: &Path,
+    create: bool,
+    mode: Option<u32>,
+    keep: bool,
+) -> anyhow::Result<(Option<cleanup::Guard>, Fifo)> {
     let builder = Fifo::builder(path).mode(mode.unwrap_or(0o600)).keep(keep);
     if create {
-        return Ok(builder.open_or_create()?);
+        let mut section = cleanup::creating();
+        let fifo = builder.open_or_create()?;
+        let guard = (fifo.is_owner() && !keep).then(|| section.remove_path_on_signal(path));
+        return Ok((guard, fifo));
     }
     if mode.is_some() || keep {
         bail!("--mode and --keep apply to a FIFO made with --create");
@@ -53,7 +68,7 @@ fn establish(path: &Path, create: bool, mode: Option<u32>, keep: bool) -> anyhow
         Err(e @ ipcx::Error::NotFound { .. }) => {
             bail!("{e}; pass --create to make it")
         }
-        other => Ok(other?),
+        other => Ok((None, other?)),
     }
 }
 
@@ -69,7 +84,13 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
     if args.lines && args.message.is_some() {
         bail!("--lines reads stdin; it cannot be combined with --message");
     }
-    let fifo = establish(path, args.create, args.mode, args.keep)?;
+    if args.count == Some(0) {
+        bail!(
+            "fifo {}: --count 0 would send nothing; give N of 1 or more, or leave out --count to send all of stdin",
+            path.display()
+        );
+    }
+    let (_cleanup, fifo) = establish(path, args.create, args.mode, args.keep)?;
     let writer = fifo.open_writer(args.timeout)?;
     if let Some(text) = &args.message {
         let mut msg = text.as_bytes().to_vec();
@@ -181,7 +202,13 @@ pub fn recv(endpoint: &Endpoint, args: &RecvArgs) -> anyhow::Result<()> {
     if args.lines || args.connect || args.verbose {
         bail!("--lines, --connect and --verbose do not apply to fifo: endpoints (a byte stream)");
     }
-    let fifo = establish(path, args.create, args.mode, args.keep)?;
+    if args.count == Some(0) {
+        bail!(
+            "fifo {}: --count 0 would receive nothing and discard what a writer sends; give N of 1 or more bytes, or leave out --count to copy until the writer hangs up",
+            path.display()
+        );
+    }
+    let (_cleanup, fifo) = establish(path, args.create, args.mode, args.keep)?;
     let mut reader = fifo.open_reader(args.timeout)?;
     copy_out(&mut reader, args.count, args.timeout)?;
     drop(reader);
@@ -218,9 +245,9 @@ fn copy_out(
         if n == 0 {
             break;
         }
-        out.write_all(&buf[..n])?;
+        out.write_all(&buf[..n]).context("writing stdout")?;
         left -= n as u64;
     }
-    out.flush()?;
+    out.flush().context("writing stdout")?;
     Ok(())
 }

@@ -5,7 +5,8 @@
 //! with `--lines`, one message per input line (without its newline). `--pad N`
 //! NUL-pads each body to N bytes (the seed's C receiver expects a 100-byte
 //! body); a body longer than N is an error, never cut. `--count N` stops after
-//! N lines, or sends the single message N times. A sysvmq message has the
+//! N lines, or sends the single message N times; `--count 0` is refused (it
+//! would send nothing, whereas `recv --count 0` means no limit). A sysvmq message has the
 //! endpoint's `type=N` (default 1, as the seed uses); a POSIX message has its
 //! `prio=N` (default 0).
 //!
@@ -23,51 +24,116 @@
 //! removing it would throw away the messages just sent (the receiver removes
 //! it, as the seed's receiver does, or `ipcrm`); a queue it created but could
 //! not send to is removed again. Created queues get `--mode` (default 600).
+//! A POSIX queue is opened for sending only or receiving only, so write or
+//! read permission on a queue someone else made is enough.
+//! A queue that would be removed is also removed when `SIGINT`, `SIGTERM` or
+//! `SIGHUP` ends the command (see [`crate::cleanup`]).
 
 use std::io::{self, BufRead, Read, Write};
 
 use anyhow::Context;
+use ipcx::limits;
 use ipcx::mq::{posix, sysv, CreationMode};
 use ipcx::Endpoint;
 
+use crate::cleanup;
 use crate::cli::{RecvArgs, SendArgs};
 
 /// Sends one message body.
 type Sink = dyn FnMut(&[u8]) -> anyhow::Result<()>;
 
+/// Opens or makes the POSIX queue (kept if `keep`). While the returned guard
+/// lives, a signal that ends the command unlinks a queue made here and not
+/// kept; making and registering happen in one [`cleanup::creating`] section.
+fn build_posix(
+    b: posix::Builder,
+    creation: CreationMode,
+    keep: bool,
+) -> anyhow::Result<(Option<cleanup::Guard>, posix::MessageQueue)> {
+    let mut section = cleanup::creating();
+    let mut q = b.build(creation)?;
+    if keep {
+        q.keep();
+    }
+    let name = q.name().to_owned();
+    let guard = q.is_owner().then(|| {
+        section.on_signal(move || {
+            let _ = posix::MessageQueue::unlink_name(&name);
+        })
+    });
+    Ok((guard, q))
+}
+
+/// As [`build_posix`] for a System V queue: on a signal, the queue made here
+/// is removed if its id still names a queue with the same key.
+fn build_sysv(
+    b: sysv::Builder,
+    creation: CreationMode,
+    keep: bool,
+) -> anyhow::Result<(Option<cleanup::Guard>, sysv::MessageQueue)> {
+    let mut section = cleanup::creating();
+    let mut q = b.build(creation)?;
+    if keep {
+        q.keep();
+    }
+    let (id, key) = (q.id(), q.key());
+    let guard = q.is_owner().then(|| {
+        section.on_signal(move || {
+            if let Ok(q) = sysv::MessageQueue::open_id(id) {
+                if q.key() == key {
+                    let _ = q.remove();
+                }
+            }
+        })
+    });
+    Ok((guard, q))
+}
+
 /// Sends stdin or `--message` to the endpoint.
 pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
+    if args.count == Some(0) {
+        anyhow::bail!(
+            "ipcx send {endpoint}: --count 0 would send nothing; leave --count out to send stdin (every line with --lines)"
+        );
+    }
     let creation = if args.create {
         CreationMode::OpenOrCreate
     } else {
         CreationMode::Open
     };
     let mode = args.mode.unwrap_or(0o600);
-    let mut sink: Box<Sink> = match endpoint {
+    // The sink, and the largest body it takes with where that limit comes
+    // from, to check `--pad` before allocating a padded body.
+    let (mut sink, max_len, limit): (Box<Sink>, usize, String) = match endpoint {
         Endpoint::PosixMq {
             name,
             capacity,
             msgsize,
             prio,
         } => {
-            let mut b = posix::MessageQueue::builder(name.as_str()).mode(mode);
+            let mut b = posix::MessageQueue::builder(name.as_str())
+                .mode(mode)
+                .access(posix::Access::Send);
             if let Some(c) = capacity {
                 b = b.capacity(*c);
             }
             if let Some(s) = msgsize {
                 b = b.msgsize(*s);
             }
-            let mut q = b.build(creation)?;
+            let (mut cleanup, mut q) = build_posix(b, creation, false)?;
+            let max_len = q.msgsize();
             let prio = prio.unwrap_or(0);
             let timeout = args.timeout;
-            Box::new(move |body| {
+            let sink: Box<Sink> = Box::new(move |body| {
                 match timeout {
                     Some(t) => q.send_timeout(body, prio, t)?,
                     None => q.send(body, prio)?,
                 }
                 q.keep();
+                drop(cleanup.take());
                 Ok(())
-            })
+            });
+            (sink, max_len, "the queue's mq_msgsize".to_owned())
         }
         Endpoint::SysvMq { key, mtype } => {
             let mtype = match mtype {
@@ -78,23 +144,31 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
                 ),
             };
             let key = key.resolve()?;
-            let mut q = sysv::MessageQueue::builder(key)
-                .mode(mode)
-                .build(creation)?;
-            q.keep();
+            let (mut cleanup, mut q) =
+                build_sysv(sysv::MessageQueue::builder(key).mode(mode), creation, false)?;
+            let max_len = q.max_message_size();
             let timeout = args.timeout;
-            Box::new(move |body| {
+            let sink: Box<Sink> = Box::new(move |body| {
                 match timeout {
                     Some(t) => q.send_timeout(mtype, body, t)?,
                     None => q.send(mtype, body)?,
                 }
+                q.keep();
+                drop(cleanup.take());
                 Ok(())
-            })
+            });
+            let limit = format!("{} ({})", limits::MSGMAX.name, limits::MSGMAX.path);
+            (sink, max_len, limit)
         }
         other => anyhow::bail!("ipcx send: {other} is not a message queue endpoint"),
     };
 
     let pad = args.pad;
+    if let Some(n) = pad.filter(|&n| n > max_len) {
+        anyhow::bail!(
+            "ipcx send {endpoint}: --pad {n} is over the largest message of {max_len} bytes ({limit})"
+        );
+    }
     let mut send_one = |body: &[u8]| -> anyhow::Result<()> {
         match pad {
             Some(n) if body.len() > n => anyhow::bail!(
@@ -160,17 +234,16 @@ pub fn recv(endpoint: &Endpoint, args: &RecvArgs) -> anyhow::Result<()> {
             msgsize,
             ..
         } => {
-            let mut b = posix::MessageQueue::builder(name.as_str()).mode(mode);
+            let mut b = posix::MessageQueue::builder(name.as_str())
+                .mode(mode)
+                .access(posix::Access::Receive);
             if let Some(c) = capacity {
                 b = b.capacity(*c);
             }
             if let Some(s) = msgsize {
                 b = b.msgsize(*s);
             }
-            let mut q = b.build(creation)?;
-            if args.keep {
-                q.keep();
-            }
+            let (_cleanup, q) = build_posix(b, creation, args.keep)?;
             let mut buf = vec![0u8; q.msgsize()];
             for _ in 0..count {
                 let (len, prio) = match args.timeout {
@@ -183,12 +256,11 @@ pub fn recv(endpoint: &Endpoint, args: &RecvArgs) -> anyhow::Result<()> {
         }
         Endpoint::SysvMq { key, mtype } => {
             let key = key.resolve()?;
-            let mut q = sysv::MessageQueue::builder(key)
-                .mode(mode)
-                .build(creation)?;
-            if args.keep {
-                q.keep();
-            }
+            let (_cleanup, q) = build_sysv(
+                sysv::MessageQueue::builder(key).mode(mode),
+                creation,
+                args.keep,
+            )?;
             let selector = sysv::TypeSelector::from_msgtyp(*mtype);
             let size = q
                 .max_message_size()

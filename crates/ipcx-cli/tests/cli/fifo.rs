@@ -482,3 +482,216 @@ fn an_unknown_scheme_is_a_one_line_error() {
     let err = one_line_error(&["recv", "fifoo:/tmp/x", "--timeout", "200ms"]);
     assert!(err.contains("unknown scheme"), "{err}");
 }
+
+#[test]
+fn count_zero_is_refused_before_anything_is_made() {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("f");
+    let ep = format!("fifo:{}", path.display());
+    for args in [
+        vec!["recv", &ep, "--create", "--count", "0"],
+        vec!["send", &ep, "--create", "--count", "0", "-m", "x"],
+    ] {
+        let err = one_line_error(&args);
+        assert!(err.contains("--count 0"), "{err}");
+        assert!(err.contains(&path.display().to_string()), "{err}");
+    }
+    assert!(entries(d.path()).is_empty());
+}
+
+#[test]
+fn recv_into_head_exits_0_quietly_and_removes_the_fifo() {
+    let d = tempfile::tempdir().unwrap();
+    let fifo = d.path().join("f");
+    let ep = format!("fifo:{}", fifo.display());
+    // `ipcx recv … | head -c 10`, with head played by this test.
+    let mut recv = Reap(Some(
+        ipcx_std()
+            .args(["recv", &ep, "--create", "--timeout", "60s"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    wait_for_fifo(&fifo);
+    let send = Reap(Some(
+        ipcx_std()
+            .args(["send", &ep, "--timeout", "60s"])
+            .stdin(std::fs::File::open("/dev/zero").unwrap())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let mut head = [0u8; 10];
+    let mut stdout = recv.0.as_mut().unwrap().stdout.take().unwrap();
+    stdout.read_exact(&mut head).unwrap();
+    drop(stdout);
+    let out = finish(recv.take());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(head, [0u8; 10]);
+    // The sender learns its reader is gone: one line, status 1.
+    let sent = finish(send.take());
+    let err = String::from_utf8_lossy(&sent.stderr);
+    assert_eq!(sent.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("disconnected"), "{err}");
+    assert!(!fifo.exists(), "the FIFO was left behind");
+}
+
+#[test]
+fn empty_stdin_sends_nothing_and_both_sides_exit_0() {
+    let d = tempfile::tempdir().unwrap();
+    let fifo = d.path().join("f");
+    let ep = format!("fifo:{}", fifo.display());
+    let recv = Reap(Some(
+        ipcx_std()
+            .args(["recv", &ep, "--create", "--timeout", "60s"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    wait_for_fifo(&fifo);
+    let send = finish(
+        ipcx_std()
+            .args(["send", &ep, "--timeout", "60s"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(
+        send.status.success(),
+        "{}",
+        String::from_utf8_lossy(&send.stderr)
+    );
+    let out = finish(recv.take());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    assert!(!fifo.exists());
+}
+
+#[test]
+fn recv_into_a_full_device_says_it_was_writing_stdout() {
+    let d = tempfile::tempdir().unwrap();
+    let fifo = d.path().join("f");
+    let ep = format!("fifo:{}", fifo.display());
+    let recv = Reap(Some(
+        ipcx_std()
+            .args(["recv", &ep, "--create", "--timeout", "60s"])
+            .stdout(
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open("/dev/full")
+                    .unwrap(),
+            )
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    wait_for_fifo(&fifo);
+    let send = finish(
+        ipcx_std()
+            .args(["send", &ep, "--timeout", "60s", "-m", "hello"])
+            .spawn()
+            .unwrap(),
+    );
+    assert!(send.status.success());
+    let out = finish(recv.take());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("writing stdout"), "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(!fifo.exists());
+}
+
+#[test]
+fn usage_errors_are_one_line_with_status_2() {
+    for (args, needle) in [
+        (vec!["send"], "<ENDPOINT>"),
+        (
+            vec!["recv", "fifo:/nonexistent/f", "--timeout=-1s"],
+            "--timeout",
+        ),
+        (
+            vec!["recv", "fifo:/nonexistent/f", "--timeout", "soon"],
+            "200ms",
+        ),
+        (vec!["recv", "fifo:/nonexistent/f", "--count", "-1"], "'-1'"),
+        (vec!["recv", "fifo:/nonexistent/f", "--bogus"], "--bogus"),
+        (vec!["frobnicate"], "frobnicate"),
+    ] {
+        let out = ipcx().args(&args).timeout(WATCHDOG).output().unwrap();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("ipcx: "), "{err}");
+        assert!(err.contains(needle), "{needle:?} not in {err}");
+        assert!(out.stdout.is_empty());
+    }
+    // Help still goes to stdout, whole, with status 0.
+    let out = ipcx().arg("--help").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Usage:"));
+}
+
+#[test]
+fn a_writer_killed_mid_stream_ends_recv_with_status_0_and_every_byte_sent() {
+    let d = tempfile::tempdir().unwrap();
+    let fifo = d.path().join("f");
+    let ep = format!("fifo:{}", fifo.display());
+    let mut recv = Reap(Some(
+        ipcx_std()
+            .args(["recv", &ep, "--create", "--timeout", "60s"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    wait_for_fifo(&fifo);
+    let mut send = Reap(Some(
+        ipcx_std()
+            .args(["send", &ep, "--timeout", "60s"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i * 31 % 256) as u8).collect();
+    let mut stdin = send.0.as_mut().unwrap().stdin.take().unwrap();
+    stdin.write_all(&data).unwrap();
+    // Everything written so far has come out of recv; stdin stays open,
+    // so the sender is still mid-stream when it is killed.
+    let mut stdout = recv.0.as_mut().unwrap().stdout.take().unwrap();
+    let mut got = vec![0u8; data.len()];
+    stdout.read_exact(&mut got).unwrap();
+    assert!(got == data, "bytes differ");
+    send.0.as_mut().unwrap().kill().unwrap();
+    drop(send);
+    let mut rest = Vec::new();
+    stdout.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+    let out = finish(recv.take());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!fifo.exists());
+    drop(stdin);
+}

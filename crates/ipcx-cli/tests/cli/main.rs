@@ -2,6 +2,7 @@
 
 mod util;
 
+mod cleanup;
 mod endpoint;
 mod fifo;
 mod limits;

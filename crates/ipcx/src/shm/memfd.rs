@@ -134,7 +134,11 @@ impl Memfd {
     /// # Errors
     /// - [`Error::InvalidArgument`]: a size of 0, or a name with a NUL byte
     ///   or over 249 bytes.
-    /// - [`Error::NoSpace`]: no memory for `size` bytes.
+    /// - [`Error::LimitExceeded`]: `size` is over the memory the machine has
+    ///   left for it (`MemAvailable + SwapFree` in `/proc/meminfo`), checked
+    ///   before reserving: a memfd is bounded by nothing else, and reserving
+    ///   it would drive the machine into the out-of-memory killer.
+    /// - [`Error::NoSpace`]: the kernel refused the reservation (`fallocate`).
     ///
     /// # References
     /// [memfd_create(2)](https://man7.org/linux/man-pages/man2/memfd_create.2.html)
@@ -153,6 +157,7 @@ impl Memfd {
                 reason: "a memfd name has no NUL byte and at most 249 bytes".into(),
             });
         }
+        crate::limits::check_shared_memory_size(&object, size as u64)?;
         let fd = sys::memfd_create(name).map_err(|e| Error::os(&object, "memfd_create", e))?;
         sys::reserve(&fd, size as u64).map_err(|e| Error::os(&object, "fallocate", e))?;
         let map =

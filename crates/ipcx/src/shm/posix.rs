@@ -115,7 +115,10 @@ impl SegmentBuilder {
     /// - [`Error::InvalidArgument`]: no size, a size of 0, a mode over 0o777,
     ///   or a read-only create.
     /// - [`Error::AlreadyExists`]: the name is taken.
-    /// - [`Error::NoSpace`]: `/dev/shm` cannot hold the size (`fallocate`).
+    /// - [`Error::NoSpace`]: `/dev/shm` cannot hold the size (checked with
+    ///   `statvfs` before creating, then by `fallocate`).
+    /// - [`Error::LimitExceeded`]: the size is over the memory the machine has
+    ///   left for it (`MemAvailable + SwapFree` in `/proc/meminfo`).
     /// - [`Error::PermissionDenied`]: `/dev/shm` refuses the creation.
     ///
     /// # References
@@ -207,6 +210,18 @@ impl SegmentBuilder {
             }
             Some(s) => s,
         };
+        // Refuse up front what /dev/shm or the machine's memory cannot hold:
+        // reserving it would first push the machine into the OOM killer.
+        if let Ok(fs) = rustix::fs::statvfs("/dev/shm") {
+            let free = fs.f_bavail.saturating_mul(fs.f_frsize);
+            if size as u64 > free {
+                return Err(Error::NoSpace {
+                    object,
+                    syscall: "statvfs",
+                });
+            }
+        }
+        crate::limits::check_shared_memory_size(&object, size as u64)?;
         let fd = sys::shm_open(
             &self.name,
             OFlags::RDWR | OFlags::CREATE | OFlags::EXCL,

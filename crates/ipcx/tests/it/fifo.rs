@@ -350,3 +350,59 @@ fn drop_leaves_a_path_that_now_names_another_file() {
     assert!(matches!(fifo.remove(), Err(Error::InvalidArgument { .. })));
     assert_eq!(std::fs::read(&path).unwrap(), b"again");
 }
+
+#[test]
+fn a_trailing_slash_is_an_invalid_name_and_nothing_is_made() {
+    let d = dir();
+    let path = format!("{}/f/", d.path().display());
+    for creation in [CreationMode::Create, CreationMode::OpenOrCreate] {
+        let err = Fifo::builder(&path).build(creation).unwrap_err();
+        assert!(matches!(err, Error::InvalidName { .. }), "{err:?}");
+        assert!(err.to_string().contains("cannot end in '/'"), "{err}");
+        assert!(err.to_string().contains(&path), "{err}");
+    }
+    // Also when a FIFO exists under the name without the slash.
+    let _fifo = Fifo::builder(d.path().join("f")).create().unwrap();
+    assert!(matches!(
+        FifoReader::open(&path, Some(SHORT)),
+        Err(Error::InvalidName { .. })
+    ));
+    assert!(matches!(
+        FifoWriter::open(&path, Some(SHORT)),
+        Err(Error::InvalidName { .. })
+    ));
+    assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn a_component_over_name_max_is_an_invalid_name_naming_the_limit() {
+    let d = dir();
+    let path = d.path().join("n".repeat(256));
+    let err = Fifo::builder(&path).create().unwrap_err();
+    assert!(matches!(err, Error::InvalidName { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("256 bytes, over the limit of 255 bytes (NAME_MAX)"),
+        "{text}"
+    );
+    // 255 bytes is allowed.
+    let ok = d.path().join("n".repeat(255));
+    let fifo = Fifo::builder(&ok).create().unwrap();
+    assert!(is_fifo(fifo.path()));
+}
+
+#[test]
+fn a_directory_component_that_is_a_file_is_invalid_argument_naming_enotdir() {
+    let d = dir();
+    let file = d.path().join("plain");
+    std::fs::write(&file, b"").unwrap();
+    let path = file.join("f");
+    for creation in [CreationMode::Create, CreationMode::Open] {
+        let err = Fifo::builder(&path).build(creation).unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(text.contains("ENOTDIR"), "{text}");
+        assert!(text.contains(&path.display().to_string()), "{text}");
+    }
+    assert_eq!(std::fs::read(&file).unwrap(), b"");
+}

@@ -70,3 +70,14 @@ fn the_descriptor_is_close_on_exec_and_can_be_handed_to_a_child() {
     assert_eq!(out.stdout, b"to the child");
     assert!(seg.as_fd().as_raw_fd() >= 0);
 }
+
+#[test]
+fn a_size_beyond_the_machines_memory_is_refused_before_reserving() {
+    // Reserving this much would run the machine out of memory; the check
+    // must come first.
+    let err = Memfd::create("it-huge", 1 << 40).unwrap_err();
+    assert!(
+        matches!(&err, Error::LimitExceeded { source_path, .. } if source_path == "/proc/meminfo"),
+        "{err}"
+    );
+}

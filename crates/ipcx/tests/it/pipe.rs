@@ -529,3 +529,38 @@ fn eintr_child() {
     pinger.join().unwrap();
     println!("eintr child done");
 }
+
+#[test]
+fn capacity_zero_is_invalid_and_one_or_odd_sizes_round_up_to_whole_pages() {
+    let (r, w) = pipe().unwrap();
+    let before = r.capacity().unwrap();
+    let err = w.set_capacity(0).unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
+    assert!(err.to_string().contains("0 bytes"), "{err}");
+    assert_eq!(r.capacity().unwrap(), before, "a refused size changed it");
+    let page = PIPE_BUF; // one page on Linux
+    assert_eq!(w.set_capacity(1).unwrap(), page);
+    assert_eq!(r.set_capacity(5000).unwrap(), 2 * page);
+    assert_eq!(w.set_capacity(3 * page).unwrap(), 4 * page);
+    assert_eq!(r.capacity().unwrap(), 4 * page);
+}
+
+#[test]
+fn a_pipe_buf_message_fits_a_one_page_pipe_whole_or_not_at_all() {
+    let (r, w) = pipe().unwrap();
+    assert_eq!(w.set_capacity(1).unwrap(), PIPE_BUF);
+    let msg: Vec<u8> = (0..PIPE_BUF).map(|i| (i % 251) as u8).collect();
+    w.try_write_message(&msg).unwrap();
+    // Full now: a second message is refused whole, not split.
+    assert!(matches!(w.try_write_message(&msg), Err(Error::Full { .. })));
+    let mut got = vec![0u8; 2 * PIPE_BUF];
+    assert_eq!(r.try_read(&mut got).unwrap(), PIPE_BUF);
+    assert_eq!(&got[..PIPE_BUF], &msg[..]);
+    // One byte left in the pipe leaves no room for a whole PIPE_BUF message.
+    w.try_write_message(b"x").unwrap();
+    assert!(matches!(w.try_write_message(&msg), Err(Error::Full { .. })));
+    assert_eq!(r.try_read(&mut got).unwrap(), 1);
+    w.try_write_message(&msg).unwrap();
+    assert_eq!(r.try_read(&mut got).unwrap(), PIPE_BUF);
+    assert_eq!(&got[..PIPE_BUF], &msg[..]);
+}
