@@ -107,10 +107,11 @@ fn table(objects: &[&Object]) -> Table {
 }
 
 fn name_cell(o: &Object) -> String {
+    let name = inventory::printable(&o.name);
     match (&o.socket, &o.ring) {
-        (Some(s), _) => format!("{} ({} {})", o.name, s.socket_type, s.state),
-        (_, Some(r)) => format!("{} (ring, {} B)", o.name, r.capacity),
-        _ => o.name.clone(),
+        (Some(s), _) => format!("{name} ({} {})", s.socket_type, s.state),
+        (_, Some(r)) => format!("{name} (ring, {} B)", r.capacity),
+        _ => name.into_owned(),
     }
 }
 

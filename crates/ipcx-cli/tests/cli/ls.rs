@@ -818,3 +818,38 @@ fn a_receiver_waiting_on_an_empty_queue_keeps_it_alive() {
     assert_eq!(o["stale"], true, "{o}");
     assert_eq!(rm_stale("sysvmq", &k).trim(), format!("removed sysvmq:{k}"));
 }
+
+#[test]
+fn a_file_name_that_is_not_utf8_does_not_break_ls_json() {
+    use std::os::unix::ffi::OsStrExt;
+    let name = unique("ipcx-ls-raw");
+    let mut raw = format!("/dev/shm/{name}").into_bytes();
+    raw.push(0xff);
+    let path = PathBuf::from(std::ffi::OsStr::from_bytes(&raw));
+    let _guard = ShmGuard(path.clone());
+    std::fs::write(&path, b"").unwrap();
+    let objects = ls_objects(&["--match", &name]);
+    assert_eq!(objects.len(), 1, "{objects:?}");
+    assert_eq!(objects[0]["name"], format!("/{name}\u{FFFD}"));
+    assert_eq!(objects[0]["path"], format!("/dev/shm/{name}\u{FFFD}"));
+}
+
+#[test]
+fn control_characters_in_a_name_are_escaped_in_the_table() {
+    let name = format!("{}\n\u{1b}[31mX", unique("ipcx-ls-ctl"));
+    let path = PathBuf::from(format!("/dev/shm/{name}"));
+    let _guard = ShmGuard(path.clone());
+    std::fs::write(&path, b"").unwrap();
+    let out = ipcx()
+        .args(["ls", "--kind", "shm", "--match", &name])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(!table.contains('\u{1b}'), "{table}");
+    let line = table
+        .lines()
+        .find(|l| l.contains("ipcx-ls-ctl"))
+        .expect("listed");
+    assert!(line.contains("\\n\\u{1b}[31mX"), "{table}");
+}

@@ -217,3 +217,31 @@ fn removing_another_users_object_is_a_clear_permission_error() {
     );
     assert!(path.exists());
 }
+
+#[test]
+fn rm_stale_removes_the_listed_file_and_not_another_with_the_same_lossy_name() {
+    use std::os::unix::ffi::OsStrExt;
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: chown to another owner needs root");
+        return;
+    }
+    // nobody's stale "/dev/shm/NAME\xff" is shown as "/NAME\u{FFFD}"; root's
+    // "/dev/shm/NAME\u{FFFD}" is not listed by `--owner 65534`.
+    let name = unique("ipcx-rm-lossy");
+    let mut raw = format!("/dev/shm/{name}").into_bytes();
+    raw.push(0xff);
+    let listed = PathBuf::from(std::ffi::OsStr::from_bytes(&raw));
+    let twin = PathBuf::from(format!("/dev/shm/{name}\u{FFFD}"));
+    let _g1 = ShmGuard(listed.clone());
+    let _g2 = ShmGuard(twin.clone());
+    std::fs::write(&listed, b"").unwrap();
+    std::fs::write(&twin, b"").unwrap();
+    rustix::fs::chown(&listed, Some(rustix::fs::Uid::from_raw(65534)), None).unwrap();
+    let (code, out, err) = rm(&["--stale", "--owner", "65534", "--match", &name]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!listed.exists(), "the listed file was removed: {out}");
+    assert!(
+        twin.exists(),
+        "a file that was not listed was removed: {out}"
+    );
+}

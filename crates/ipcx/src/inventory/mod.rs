@@ -243,7 +243,10 @@ pub struct Object {
     pub kind: Kind,
     /// How it is named: the System V key as `0x%08x` (`IPC_PRIVATE` for key
     /// 0), the POSIX name with its slash (`/name`), the socket path or
-    /// `@abstract` name, the FIFO path.
+    /// `@abstract` name, the FIFO path. Bytes of a file name that are not
+    /// UTF-8 are replaced by U+FFFD, so two files can share a name; removal
+    /// goes by [`Object::path`]. [`Object::describe`] and [`Object::spec`]
+    /// escape control characters; this field keeps them.
     pub name: String,
     /// System V objects: the key as `0x%08x`; `None` otherwise.
     pub key: Option<String>,
@@ -251,7 +254,9 @@ pub struct Object {
     /// file's inode.
     pub id: Option<u64>,
     /// The file that represents it, if any (`/dev/shm/NAME`,
-    /// `/dev/mqueue/NAME`, a socket or FIFO path).
+    /// `/dev/mqueue/NAME`, a socket or FIFO path). In JSON, bytes that are
+    /// not UTF-8 are replaced by U+FFFD, as in [`Object::name`].
+    #[serde(serialize_with = "lossy_path")]
     pub path: Option<PathBuf>,
     /// Owner uid.
     pub owner_uid: Option<u32>,
@@ -297,6 +302,38 @@ pub struct Object {
     birth: Option<std::time::SystemTime>,
 }
 
+/// Serializes a path as a string, replacing bytes that are not UTF-8 (serde
+/// refuses such a path, which would fail the whole document).
+fn lossy_path<S: serde::Serializer>(
+    path: &Option<PathBuf>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match path {
+        Some(p) => s.serialize_some(&p.to_string_lossy()),
+        None => s.serialize_none(),
+    }
+}
+
+/// `text` with control characters (newline, escape, …) written as Rust
+/// escapes (`\n`, `\u{1b}`), so a name cannot break a line of output or
+/// send commands to the terminal.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
+}
+
 impl Object {
     fn new(kind: Kind, name: String) -> Object {
         Object {
@@ -339,9 +376,9 @@ impl Object {
                 (Some("0x00000000"), Some(id)) | (None, Some(id)) => {
                     format!("{}:id={id}", self.kind)
                 }
-                _ => format!("{}:{}", self.kind, self.name),
+                _ => format!("{}:{}", self.kind, printable(&self.name)),
             },
-            _ => format!("{}:{}", self.kind, self.name),
+            _ => format!("{}:{}", self.kind, printable(&self.name)),
         }
     }
 
@@ -349,7 +386,7 @@ impl Object {
     pub fn describe(&self) -> String {
         match (self.kind.sysv_table(), self.id) {
             (Some(_), Some(id)) => format!("{} {} (id {id})", self.kind.describe(), self.name),
-            _ => format!("{} {}", self.kind.describe(), self.name),
+            _ => format!("{} {}", self.kind.describe(), printable(&self.name)),
         }
     }
 }

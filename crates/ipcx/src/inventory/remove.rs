@@ -173,14 +173,27 @@ pub fn find(inventory: &Inventory, target: &Target) -> Result<Object> {
                         (Kind::Shm, Kind::Ring) | (Kind::Ring, Kind::Shm)
                     )
             };
-            if let Some(o) = inventory
+            let object = format!("{} {}", kind.describe(), super::printable(name));
+            let hits: Vec<&Object> = inventory
                 .objects
                 .iter()
-                .find(|o| same_kind(o.kind) && o.name == *name)
-            {
-                return Ok(o.clone());
+                .filter(|o| same_kind(o.kind) && o.name == *name)
+                .collect();
+            match hits.as_slice() {
+                [one] => return Ok((*one).clone()),
+                [] => {}
+                _ => {
+                    // Names replace bytes that are not UTF-8 by U+FFFD, so
+                    // several files can show the same name.
+                    return Err(Error::InvalidArgument {
+                        object,
+                        reason: format!(
+                            "{} files have this name once bytes that are not UTF-8 are replaced; remove them with rm(1) by their real names",
+                            hits.len()
+                        ),
+                    });
+                }
             }
-            let object = format!("{} {name}", kind.describe());
             match kind {
                 Kind::Unix | Kind::Fifo => find_file(*kind, name, &object),
                 Kind::Mq if !files::mqueue_mounted() => {
@@ -226,7 +239,7 @@ fn find_file(kind: Kind, name: &str, object: &str) -> Result<Object> {
             object: object.to_owned(),
             reason: format!(
                 "{} is not a {}",
-                path.display(),
+                super::printable(name),
                 if kind == Kind::Unix { "socket" } else { "FIFO" }
             ),
         });
@@ -307,27 +320,38 @@ pub fn remove(object: &Object, force: bool) -> Result<()> {
             }
         });
     }
-    match object.kind {
-        Kind::Shm | Kind::Ring => {
-            same_file(object, &what)?;
-            rustix::shm::unlink(object.name.as_str()).map_err(|e| Error::os(what, "shm_unlink", e))
-        }
-        Kind::Sem => {
-            // glibc's sem_unlink(NAME) is unlink("/dev/shm/sem.NAME").
-            let path = PathBuf::from(format!("{}/sem.{}", files::SHM_DIR, &object.name[1..]));
-            unlink_listed(&path, Some(object), &what, "sem_unlink")
-        }
-        Kind::Mq => mq_unlink(&object.name).map_err(|e| Error::os(what, "mq_unlink", e)),
-        Kind::Unix if object.name.starts_with('@') => Err(Error::unsupported(
+    // A listed file is removed by the path it was listed at, never by its
+    // name: the name is the path's file name decoded as UTF-8 (invalid
+    // bytes replaced), so it may name another file. `shm_unlink`,
+    // `sem_unlink` and, on the mqueue file system, `mq_unlink` are
+    // `unlink` of that file.
+    match (object.kind, object.path.as_deref()) {
+        (Kind::Unix, _) if object.name.starts_with('@') => Err(Error::unsupported(
             format!("removing {what}"),
             "an abstract socket name has no file; it disappears when its last socket closes",
         )),
-        Kind::Unix | Kind::Fifo => {
+        (Kind::Unix | Kind::Fifo, path) => {
             // A bound socket's id is the socket's inode, not the file's.
             let bound = object.socket.as_ref().is_some_and(|s| s.bound);
             let listed = if bound { None } else { Some(object) };
-            unlink_listed(Path::new(&object.name), listed, &what, "unlink")
+            let path = path.unwrap_or(Path::new(&object.name));
+            unlink_listed(path, listed, &what, "unlink")
         }
+        (Kind::Shm | Kind::Ring, Some(path)) => {
+            unlink_listed(path, Some(object), &what, "shm_unlink")
+        }
+        (Kind::Shm | Kind::Ring, None) => {
+            rustix::shm::unlink(object.name.as_str()).map_err(|e| Error::os(what, "shm_unlink", e))
+        }
+        (Kind::Sem, path) => {
+            // glibc's sem_unlink(NAME) is unlink("/dev/shm/sem.NAME").
+            let path = path.map(Path::to_path_buf).unwrap_or_else(|| {
+                PathBuf::from(format!("{}/sem.{}", files::SHM_DIR, &object.name[1..]))
+            });
+            unlink_listed(&path, Some(object), &what, "sem_unlink")
+        }
+        (Kind::Mq, Some(path)) => unlink_listed(path, Some(object), &what, "mq_unlink"),
+        (Kind::Mq, None) => mq_unlink(&object.name).map_err(|e| Error::os(what, "mq_unlink", e)),
         _ => unreachable!("System V kinds are handled above"),
     }
 }
@@ -415,22 +439,4 @@ fn check_same(dir: impl AsFd, name: &OsStr, object: &Object, what: &str) -> Resu
         });
     }
     Ok(())
-}
-
-/// Checks, for objects removed by name (`shm_unlink`), that the file listed
-/// for `object` is still the same one (as [`check_same`]).
-fn same_file(object: &Object, what: &str) -> Result<()> {
-    let Some(path) = &object.path else {
-        return Ok(());
-    };
-    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-        return Ok(());
-    };
-    let dir = rustix::fs::open(
-        parent,
-        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    )
-    .map_err(|e| Error::os(what, "open", e))?;
-    check_same(&dir, name, object, what)
 }

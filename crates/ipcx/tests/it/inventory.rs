@@ -487,3 +487,75 @@ fn a_file_made_after_the_listing_under_the_same_name_is_not_removed() {
     assert!(inventory::remove(&listed, true).is_err());
     assert!(path.exists());
 }
+
+/// A file under /dev/shm with a name that is not UTF-8, removed on drop.
+struct RawShmFile(PathBuf);
+
+impl RawShmFile {
+    fn create(name: &[u8]) -> RawShmFile {
+        use std::os::unix::ffi::OsStrExt;
+        let mut path = b"/dev/shm/".to_vec();
+        path.extend_from_slice(name);
+        let path = PathBuf::from(std::ffi::OsStr::from_bytes(&path));
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .unwrap();
+        RawShmFile(path)
+    }
+}
+
+impl Drop for RawShmFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn removing_a_non_utf8_name_removes_that_file_and_not_its_lossy_twin() {
+    // "/NAME\xff" is listed as "/NAME\u{FFFD}": removing the listed object
+    // must unlink the listed file, never a file really named "NAME\u{FFFD}".
+    let base = unique("ipcx-inv-lossy");
+    let mut raw = base.clone().into_bytes();
+    raw.push(0xff);
+    let listed_file = RawShmFile::create(&raw);
+    set_creator(&listed_file.0, dead_process());
+    let (twin, _twin_fd) = ShmFile::create(&format!("{base}\u{FFFD}"));
+    let listed = inventory::list()
+        .objects
+        .into_iter()
+        .find(|o| o.path.as_deref() == Some(listed_file.0.as_path()))
+        .expect("the non-UTF-8 file is listed");
+    assert_eq!(listed.name, format!("/{base}\u{FFFD}"));
+    inventory::remove(&listed, true).unwrap();
+    assert!(!listed_file.0.exists(), "the listed file was removed");
+    assert!(twin.0.exists(), "the file it was not listed as survives");
+}
+
+#[test]
+fn a_name_shared_by_two_files_after_utf8_replacement_is_ambiguous() {
+    let base = unique("ipcx-inv-twins");
+    let mut raw = base.clone().into_bytes();
+    raw.push(0xff);
+    let _a = RawShmFile::create(&raw);
+    let (_b, _fd) = ShmFile::create(&format!("{base}\u{FFFD}"));
+    let target: Target = format!("shm:/{base}\u{FFFD}").parse().unwrap();
+    let err = inventory::find(&inventory::list(), &target).unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
+    assert!(err.to_string().contains("2 files have this name"), "{err}");
+}
+
+#[test]
+fn control_characters_in_names_are_escaped_in_descriptions() {
+    let name = format!("{}\n\u{1b}[31m", unique("ipcx-inv-ctl"));
+    let (_guard, _fd) = ShmFile::create(&name);
+    let o = only(Kind::Shm, &name).pop().expect("listed");
+    assert_eq!(o.name, format!("/{name}"), "the name itself is kept");
+    for text in [o.describe(), o.spec()] {
+        assert!(!text.chars().any(char::is_control), "{text:?}");
+        assert!(text.contains("\\n\\u{1b}[31m"), "{text:?}");
+    }
+}
