@@ -162,6 +162,11 @@ pub(crate) fn list_mqueue(scan: &ProcScan, out: &mut Vec<Object>, notes: &mut Ve
                     let name = format!("/{}", entry.file_name().to_string_lossy());
                     let mut o = Object::new(Kind::Mq, name.clone());
                     fill(&mut o, &md);
+                    // The mqueue file system keeps no birth time, and reading
+                    // the file (below, and by every earlier listing) sets its
+                    // change time to now; the modification time is the
+                    // creation or the last mq_send/mq_receive.
+                    o.created = u64::try_from(md.mtime()).ok();
                     // The file reads "QSIZE:N ...": bytes queued, which is
                     // more useful than the file's size.
                     if let Ok(text) = fs::read_to_string(entry.path()) {

@@ -559,3 +559,18 @@ fn control_characters_in_names_are_escaped_in_descriptions() {
         assert!(text.contains("\\n\\u{1b}[31m"), "{text:?}");
     }
 }
+
+#[test]
+fn posix_queue_age_is_not_reset_by_listing_it() {
+    let name = format!("/{}", unique("ipcx-inv-mqage"));
+    // Reading /dev/mqueue/NAME (as listing does) sets its change time to
+    // now; a second later, a second listing must still show the creation.
+    let q = ipcx::mq::posix::MessageQueue::builder(&name)
+        .create()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let first = only(Kind::Mq, &name).pop().expect("listed");
+    let again = only(Kind::Mq, &name).pop().expect("listed");
+    assert_eq!(first.created, again.created, "listing changed the age");
+    drop(q);
+}
