@@ -23,7 +23,8 @@ pub fn run(args: LimitsArgs) -> anyhow::Result<i32> {
             schema_version: 1,
             limits,
         };
-        serde_json::to_writer_pretty(&mut out, &doc)?;
+        // As an io::Error, so a closed stdout (EPIPE) is recognised and exits 0.
+        serde_json::to_writer_pretty(&mut out, &doc).map_err(std::io::Error::from)?;
         writeln!(out)?;
         return Ok(0);
     }

@@ -54,7 +54,8 @@ pub fn run(args: LsArgs) -> anyhow::Result<i32> {
             objects,
             notes: &inv.notes,
         };
-        serde_json::to_writer_pretty(&mut out, &doc)?;
+        // As an io::Error, so a closed stdout (EPIPE) is recognised and exits 0.
+        serde_json::to_writer_pretty(&mut out, &doc).map_err(std::io::Error::from)?;
         writeln!(out)?;
     } else {
         if objects.is_empty() {

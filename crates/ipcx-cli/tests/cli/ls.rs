@@ -853,3 +853,30 @@ fn control_characters_in_a_name_are_escaped_in_the_table() {
         .expect("listed");
     assert!(line.contains("\\n\\u{1b}[31mX"), "{table}");
 }
+
+/// Runs `ipcx ARGS…` with a stdout whose reader is already closed.
+fn with_closed_stdout(args: &[&str]) -> std::process::Output {
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    drop(reader);
+    crate::util::ipcx_std()
+        .args(args)
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn ls_json_and_limits_json_into_a_closed_pipe_exit_0_quietly() {
+    for args in [&["ls", "--json"][..], &["limits", "--json"], &["ls"]] {
+        let out = with_closed_stdout(args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("Broken pipe"), "{args:?}: {err}");
+    }
+}
