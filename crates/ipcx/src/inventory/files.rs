@@ -34,6 +34,7 @@ fn fill(o: &mut Object, md: &fs::Metadata) {
     o.created = created(md);
     o.id = Some(md.ino());
     o.birth = md.created().ok();
+    o.file_ino = Some(md.ino());
 }
 
 /// Liveness of a file-backed object: its recorded creator, or a process
@@ -298,6 +299,10 @@ pub(crate) fn list_unix_and_fifos(
                 o.owner_uid = Some(md.uid());
                 o.mode = Some(md.mode() & 0o7777);
                 o.created = created(&md);
+                if md.file_type().is_socket() {
+                    o.birth = md.created().ok();
+                    o.file_ino = Some(md.ino());
+                }
             }
         }
         o.socket = Some(SocketInfo {

@@ -300,6 +300,10 @@ pub struct Object {
     /// removal: inode numbers are reused at once on tmpfs.
     #[serde(skip)]
     birth: Option<std::time::SystemTime>,
+    /// The listed file's inode ([`Object::id`] is the socket's inode for a
+    /// bound Unix socket), to recognise it again before removal.
+    #[serde(skip)]
+    file_ino: Option<u64>,
 }
 
 /// Serializes a path as a string, replacing bytes that are not UTF-8 (serde
@@ -359,6 +363,7 @@ impl Object {
             socket: None,
             ring: None,
             birth: None,
+            file_ino: None,
         }
     }
 

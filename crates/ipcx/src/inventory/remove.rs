@@ -331,11 +331,8 @@ pub fn remove(object: &Object, force: bool) -> Result<()> {
             "an abstract socket name has no file; it disappears when its last socket closes",
         )),
         (Kind::Unix | Kind::Fifo, path) => {
-            // A bound socket's id is the socket's inode, not the file's.
-            let bound = object.socket.as_ref().is_some_and(|s| s.bound);
-            let listed = if bound { None } else { Some(object) };
             let path = path.unwrap_or(Path::new(&object.name));
-            unlink_listed(path, listed, &what, "unlink")
+            unlink_listed(path, Some(object), &what, "unlink")
         }
         (Kind::Shm | Kind::Ring, Some(path)) => {
             unlink_listed(path, Some(object), &what, "shm_unlink")
@@ -408,8 +405,13 @@ fn unlink_listed(
 /// after the listing could carry the listed number.
 fn check_same(dir: impl AsFd, name: &OsStr, object: &Object, what: &str) -> Result<()> {
     use rustix::fs::{AtFlags, FileType, StatxFlags};
-    let Some(ino) = object.id else {
-        return Ok(());
+    let Some(ino) = object.file_ino else {
+        // Nothing was listed at this path (a bound socket whose file was
+        // already gone): whatever is there now was not listed.
+        return Err(Error::NotFound {
+            object: format!("{what} (no file was listed at its path)"),
+            syscall: "statx",
+        });
     };
     let st = rustix::fs::statx(
         dir,

@@ -574,3 +574,23 @@ fn posix_queue_age_is_not_reset_by_listing_it() {
     assert_eq!(first.created, again.created, "listing changed the age");
     drop(q);
 }
+
+#[test]
+fn a_bound_sockets_path_swapped_for_another_file_is_not_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sock");
+    let opts = Options {
+        scan_dirs: vec![dir.path().to_owned()],
+    };
+    let _listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let listed = only_in(Kind::Unix, path.to_str().unwrap(), &opts)
+        .pop()
+        .expect("listed");
+    assert!(listed.socket.as_ref().unwrap().bound);
+    // After the listing, the socket file is replaced by a regular file.
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, b"not the socket").unwrap();
+    let err = inventory::remove(&listed, true).unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+    assert_eq!(std::fs::read(&path).unwrap(), b"not the socket");
+}
