@@ -287,8 +287,9 @@ pub struct Object {
     /// Why it is alive or stale, in words.
     pub reason: String,
     /// When it was made (System V: last change time; files: birth time, or
-    /// change time where the file system keeps no birth time), seconds since
-    /// the epoch.
+    /// change time where the file system keeps no birth time; POSIX queues:
+    /// modification time, the creation or last send or receive, as reading
+    /// `/dev/mqueue/NAME` resets the change time), seconds since the epoch.
     pub created: Option<u64>,
     /// Seconds since [`Object::created`].
     pub age_seconds: Option<u64>,
