@@ -43,8 +43,12 @@ pub fn run(args: RmArgs) -> anyhow::Result<i32> {
     let inv = inventory::list();
     let mut chosen: Vec<Object> = Vec::new();
     let mut failed = 0;
+    // The same object may be named twice (`32768 sysvmq:id=32768`, or
+    // also matched by --stale): it is removed once.
+    let same = |a: &Object, b: &Object| a.kind == b.kind && a.id == b.id && a.path == b.path;
     for t in &targets {
         match inventory::find(&inv, t) {
+            Ok(o) if chosen.iter().any(|c| same(c, &o)) => {}
             Ok(o) => chosen.push(o),
             Err(e) => {
                 eprintln!("ipcx: {e}");
@@ -54,10 +58,7 @@ pub fn run(args: RmArgs) -> anyhow::Result<i32> {
     }
     if args.stale {
         for o in inv.filtered(&filter) {
-            if !chosen
-                .iter()
-                .any(|c| c.kind == o.kind && c.name == o.name && c.id == o.id)
-            {
+            if !chosen.iter().any(|c| same(c, o)) {
                 chosen.push(o.clone());
             }
         }

@@ -245,3 +245,16 @@ fn rm_stale_removes_the_listed_file_and_not_another_with_the_same_lossy_name() {
         "a file that was not listed was removed: {out}"
     );
 }
+
+#[test]
+fn an_object_named_twice_is_removed_once_and_rm_succeeds() {
+    let name = unique("ipcx-rm-twice");
+    let path = PathBuf::from(format!("/dev/shm/{name}"));
+    let _guard = ShmGuard(path.clone());
+    std::fs::write(&path, b"").unwrap();
+    let spec = format!("shm:/{name}");
+    let (code, out, err) = rm(&[&spec, &spec, "--stale", "--kind", "shm", "--match", &name]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out.trim(), format!("removed {spec}"));
+    assert!(!path.exists());
+}
