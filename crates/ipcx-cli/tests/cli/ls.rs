@@ -880,3 +880,60 @@ fn ls_json_and_limits_json_into_a_closed_pipe_exit_0_quietly() {
         assert!(!err.contains("Broken pipe"), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn a_socket_bound_by_a_relative_path_is_alive_and_not_a_left_over_file() {
+    struct Kill(Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    // /proc/net/unix shows the path as given to bind(2): relative to the
+    // server's directory, not to the one ls runs in.
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("{}.sock", unique("ipcx-ls-rel"));
+    let _serve = Kill(
+        crate::util::ipcx_std()
+            .args(["serve", &format!("unix:{name}"), "--echo"])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let file = dir.path().join(&name);
+    let watchdog = std::time::Instant::now();
+    while !file.exists() {
+        assert!(watchdog.elapsed().as_secs() < 20, "serve did not bind");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Wait until the socket is in /proc/net/unix as well.
+    let objects = loop {
+        let o = ls_objects(&["--kind", "unix", "--match", &name]);
+        if o.iter().any(|o| o["socket"]["bound"] == true) {
+            break o;
+        }
+        assert!(watchdog.elapsed().as_secs() < 20, "not listed: {o:?}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(objects.len(), 1, "{objects:?}");
+    assert_eq!(objects[0]["alive"], true);
+    assert_eq!(objects[0]["path"], file.to_str().unwrap());
+    let out = ipcx()
+        .args([
+            "rm",
+            "--stale",
+            "--dry-run",
+            "--kind",
+            "unix",
+            "--match",
+            &name,
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("would remove"), "{text}");
+    assert!(file.exists());
+}

@@ -278,6 +278,10 @@ pub(crate) fn list_unix_and_fifos(
             "/proc/net/unix: {e}; bound Unix sockets not listed"
         )),
     }
+    // Absolute files of sockets bound by relative paths, and relative
+    // paths whose file could not be found.
+    let mut bound_files: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut unresolved: Vec<String> = Vec::new();
     for (name, mut socks) in bound
         .iter_mut()
         .map(|(n, s)| (n.clone(), std::mem::take(s)))
@@ -293,9 +297,31 @@ pub(crate) fn list_unix_and_fifos(
             }
         }
         o.users = users.into_iter().collect();
-        if !name.starts_with('@') {
-            o.path = Some(PathBuf::from(&name));
-            if let Ok(md) = fs::symlink_metadata(&name) {
+        // A path bound relative to the binder's directory is shown as given;
+        // look for its file from the holders' working directories, never
+        // from ours.
+        let file = if name.starts_with('@') {
+            None
+        } else if name.starts_with('/') {
+            Some(PathBuf::from(&name))
+        } else {
+            let found = o.users.iter().find_map(|pid| {
+                let cwd = fs::read_link(format!("/proc/{pid}/cwd")).ok()?;
+                let p = cwd.join(&name);
+                let md = fs::symlink_metadata(&p).ok()?;
+                md.file_type().is_socket().then_some(p)
+            });
+            match &found {
+                Some(p) => {
+                    bound_files.insert(p.clone());
+                }
+                None => unresolved.push(name.clone()),
+            }
+            found
+        };
+        if let Some(file) = file {
+            o.path = Some(file.clone());
+            if let Ok(md) = fs::symlink_metadata(&file) {
                 o.owner_uid = Some(md.uid());
                 o.mode = Some(md.mode() & 0o7777);
                 o.created = created(&md);
@@ -335,23 +361,29 @@ pub(crate) fn list_unix_and_fifos(
     for (path, md) in files {
         let text = path.to_string_lossy().into_owned();
         if md.file_type().is_socket() {
-            if bound.contains_key(&text) {
+            if bound.contains_key(&text) || bound_files.contains(&path) {
                 continue;
             }
             let mut o = Object::new(Kind::Unix, text);
             fill(&mut o, &md);
             o.size = None;
-            o.path = Some(path);
             o.socket = Some(SocketInfo {
                 socket_type: "unknown",
                 state: "unbound",
                 sockets: 0,
                 bound: false,
             });
-            o.set_liveness(
-                false,
-                "socket file with no socket bound to it (left behind)",
-            );
+            match unresolved.iter().find(|rel| path.ends_with(rel.as_str())) {
+                Some(rel) => o.set_liveness(
+                    true,
+                    format!("a socket is bound by the relative path {rel}, which may be this file"),
+                ),
+                None => o.set_liveness(
+                    false,
+                    "socket file with no socket bound to it (left behind)",
+                ),
+            }
+            o.path = Some(path);
             out.push(o);
         } else if md.file_type().is_fifo() {
             let mut o = Object::new(Kind::Fifo, text.clone());

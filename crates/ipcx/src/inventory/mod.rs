@@ -35,7 +35,11 @@
 //! - rings: the producer and consumer recorded in the ring header (pid plus
 //!   start time), besides the creator and the processes mapping it;
 //! - bound Unix sockets exist only while a process holds them, so they are
-//!   always alive; a socket file with no socket bound to it is stale.
+//!   always alive; a socket file with no socket bound to it is stale. A
+//!   socket bound by a relative path (as `/proc/net/unix` then shows it) is
+//!   looked for from its holders' working directories (`/proc/PID/cwd`);
+//!   where none is found, socket files ending in that relative path count as
+//!   alive rather than left behind.
 //!
 //! # References
 //! [sysvipc(7)](https://man7.org/linux/man-pages/man7/sysvipc.7.html),
