@@ -108,7 +108,8 @@ impl FromStr for Target {
 /// - [`Error::NotFound`] when no such object exists (for a System V key:
 ///   `msgget`/`shmget`/`semget` says `ENOENT`);
 /// - [`Error::InvalidArgument`] when a bare id matches objects of several
-///   kinds, or a path is not a socket or FIFO;
+///   kinds, a name matches several files (names that differ only in bytes
+///   that are not UTF-8), or a path is not a socket or FIFO;
 /// - [`Error::NotFound`]/[`Error::InvalidArgument`] from resolving a
 ///   `PATH@PROJ` key ([`KeySpec::resolve`]).
 pub fn find(inventory: &Inventory, target: &Target) -> Result<Object> {
@@ -267,7 +268,8 @@ fn find_file(kind: Kind, name: &str, object: &str) -> Result<Object> {
 /// `sem_unlink` (the `/dev/shm/sem.NAME` file), `mq_unlink`, or `unlink` of
 /// a socket file or FIFO. An object that is in use (see
 /// [`Object::alive`]) is only removed when `force` is set; a file is only
-/// unlinked if it is still the same file (inode) that was listed.
+/// unlinked, by the path it was listed at, if it is still the same file
+/// (inode, type, birth time) that was listed.
 ///
 /// Removing a name never disturbs processes that hold the object: System V
 /// objects and unlinked files live on until the last user lets go.
