@@ -221,40 +221,102 @@ struct UnixLine {
     name: String,
 }
 
-fn unix_lines() -> std::io::Result<Vec<UnixLine>> {
-    let text = fs::read_to_string("/proc/net/unix")?;
-    let mut out = Vec::new();
-    for line in text.lines().skip(1) {
-        let f: Vec<&str> = line.split_ascii_whitespace().collect();
-        if f.len() < 8 {
-            continue; // unnamed socket
-        }
-        let flags = u32::from_str_radix(f[3], 16).unwrap_or(0);
-        let socket_type = match u32::from_str_radix(f[4], 16).unwrap_or(0) {
-            1 => "stream",
-            2 => "dgram",
-            5 => "seqpacket",
-            _ => "other",
-        };
-        let listening = flags & 0x10000 != 0; // __SO_ACCEPTCON
-        let state = match u32::from_str_radix(f[5], 16).unwrap_or(0) {
-            _ if listening => "listening",
-            1 => "unconnected",
-            2 => "connecting",
-            3 => "connected",
-            4 => "disconnecting",
-            _ => "unknown",
-        };
-        let Ok(inode) = f[6].parse() else { continue };
-        // The path may contain spaces; abstract names start with '@'.
-        let name = f[7..].join(" ");
-        out.push(UnixLine {
+/// Parses one record of `/proc/net/unix`
+/// (`Num: RefCount Protocol Flags Type St Inode [Path]`, as the kernel
+/// prints it with `%pK: %08X %08X %08X %04X %02X %5lu`, then a space and
+/// the path, byte for byte). `None` when `line` is not such a record: the
+/// header, or the continuation of a path that contains a newline.
+fn unix_record(line: &str) -> Option<(UnixLine, bool)> {
+    let mut rest = line;
+    let mut f = [""; 6];
+    for field in &mut f {
+        rest = rest.trim_start_matches(' ');
+        let end = rest.find(' ')?;
+        *field = &rest[..end];
+        rest = &rest[end..];
+    }
+    let hex = |t: &str, len: Option<usize>| {
+        !t.is_empty()
+            && len.is_none_or(|l| t.len() == l)
+            && t.bytes().all(|b| b.is_ascii_hexdigit())
+    };
+    let ok = f[0].strip_suffix(':').is_some_and(|a| hex(a, None))
+        && f[1..4].iter().all(|t| hex(t, Some(8)))
+        && hex(f[4], Some(4))
+        && hex(f[5], Some(2));
+    if !ok {
+        return None;
+    }
+    rest = rest.trim_start_matches(' ');
+    let digits = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    let inode = rest[..digits].parse().ok()?;
+    rest = &rest[digits..];
+    let named = !rest.is_empty();
+    let name = if named {
+        // Exactly one space separates the inode from the path, which may
+        // itself contain (or start with) spaces.
+        rest.strip_prefix(' ')?.to_owned()
+    } else {
+        String::new()
+    };
+    let flags = u32::from_str_radix(f[3], 16).unwrap_or(0);
+    let socket_type = match u32::from_str_radix(f[4], 16).unwrap_or(0) {
+        1 => "stream",
+        2 => "dgram",
+        5 => "seqpacket",
+        _ => "other",
+    };
+    let listening = flags & 0x10000 != 0; // __SO_ACCEPTCON
+    let state = match u32::from_str_radix(f[5], 16).unwrap_or(0) {
+        _ if listening => "listening",
+        1 => "unconnected",
+        2 => "connecting",
+        3 => "connected",
+        4 => "disconnecting",
+        _ => "unknown",
+    };
+    Some((
+        UnixLine {
             inode,
             listening,
             socket_type,
             state,
             name,
-        });
+        },
+        named,
+    ))
+}
+
+/// The named sockets of `/proc/net/unix`. Paths are bytes: those that are
+/// not UTF-8 are decoded with U+FFFD (as file names are elsewhere, so they
+/// still compare equal), and a line that is not a record continues the
+/// previous record's path, which contained a newline.
+fn unix_lines() -> std::io::Result<Vec<UnixLine>> {
+    let bytes = fs::read("/proc/net/unix")?;
+    let text = String::from_utf8_lossy(&bytes);
+    let mut out: Vec<UnixLine> = Vec::new();
+    // Whether the last record read had a name (and so may continue).
+    let mut last_named = false;
+    // The file ends with a newline, which is not part of the last path.
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    for line in text.split('\n').skip(1) {
+        match unix_record(line) {
+            Some((record, named)) => {
+                last_named = named;
+                if named {
+                    out.push(record);
+                }
+            }
+            None if last_named => {
+                if let Some(last) = out.last_mut() {
+                    last.name.push('\n');
+                    last.name.push_str(line);
+                }
+            }
+            None => {}
+        }
     }
     Ok(out)
 }
@@ -268,15 +330,19 @@ pub(crate) fn list_unix_and_fifos(
     notes: &mut Vec<String>,
 ) {
     let mut bound: BTreeMap<String, Vec<UnixLine>> = BTreeMap::new();
+    let mut unix_unreadable = false;
     match unix_lines() {
         Ok(lines) => {
             for l in lines {
                 bound.entry(l.name.clone()).or_default().push(l);
             }
         }
-        Err(e) => notes.push(format!(
-            "/proc/net/unix: {e}; bound Unix sockets not listed"
-        )),
+        Err(e) => {
+            unix_unreadable = true;
+            notes.push(format!(
+                "/proc/net/unix: {e}; bound Unix sockets not listed, and no socket file can be called stale"
+            ));
+        }
     }
     // Absolute files of sockets bound by relative paths, and relative
     // paths whose file could not be found.
@@ -374,6 +440,10 @@ pub(crate) fn list_unix_and_fifos(
                 bound: false,
             });
             match unresolved.iter().find(|rel| path.ends_with(rel.as_str())) {
+                _ if unix_unreadable => o.set_liveness(
+                    true,
+                    "cannot tell whether a socket is bound to it (/proc/net/unix unreadable)",
+                ),
                 Some(rel) => o.set_liveness(
                     true,
                     format!("a socket is bound by the relative path {rel}, which may be this file"),
@@ -416,5 +486,26 @@ fn walk(dir: &Path, depth: usize, out: &mut BTreeMap<PathBuf, fs::Metadata>) {
         } else if ft.is_dir() && depth + 1 < MAX_DEPTH && md.dev() == top.dev() {
             walk(&entry.path(), depth + 1, out);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unix_record;
+
+    #[test]
+    fn unix_records_keep_spaces_in_paths_and_reject_continuations() {
+        let (r, named) =
+            unix_record("0000000000000000: 00000002 00000000 00010000 0001 01   123 /tmp/a  b ")
+                .unwrap();
+        assert!(named && r.listening);
+        assert_eq!((r.inode, r.name.as_str()), (123, "/tmp/a  b "));
+        let (r, named) =
+            unix_record("0000000000000000: 00000003 00000000 00000000 0001 03 98765").unwrap();
+        assert!(!named);
+        assert_eq!((r.inode, r.state), (98765, "connected"));
+        assert!(unix_record("Num       RefCount Protocol Flags    Type St Inode Path").is_none());
+        assert!(unix_record("x 1 2 3 4 5 6 7").is_none());
+        assert!(unix_record("").is_none());
     }
 }

@@ -594,3 +594,23 @@ fn a_bound_sockets_path_swapped_for_another_file_is_not_removed() {
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
     assert_eq!(std::fs::read(&path).unwrap(), b"not the socket");
 }
+
+#[test]
+fn sockets_bound_at_paths_with_newlines_spaces_or_non_utf8_bytes_are_alive() {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::net::UnixListener;
+    // /proc/net/unix prints the path byte for byte: a newline splits the
+    // record, and bytes that are not UTF-8 made the whole file unreadable
+    // as text, so every socket file looked left behind.
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options {
+        scan_dirs: vec![dir.path().to_owned()],
+    };
+    let _a = UnixListener::bind(dir.path().join("a\nb  c")).unwrap();
+    let _b = UnixListener::bind(dir.path().join(std::ffi::OsStr::from_bytes(b"d\xff"))).unwrap();
+    let objects = only_in(Kind::Unix, dir.path().to_str().unwrap(), &opts);
+    assert_eq!(objects.len(), 2, "{objects:?}");
+    for o in &objects {
+        assert!(o.alive && o.socket.as_ref().unwrap().bound, "{o:?}");
+    }
+}
