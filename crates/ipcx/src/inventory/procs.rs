@@ -78,9 +78,9 @@ impl ProcScan {
             let Ok(target) = fs::read_link(&link) else {
                 continue;
             };
-            let Some(target) = target.to_str() else {
-                continue;
-            };
+            // A name that is not UTF-8 is compared as listed: with U+FFFD.
+            let target = target.to_string_lossy();
+            let target = target.as_ref();
             if let Some(inode) = target
                 .strip_prefix("socket:[")
                 .and_then(|t| t.strip_suffix(']'))
@@ -133,22 +133,36 @@ impl ProcScan {
     }
 
     fn scan_maps(&mut self, pid: u32) -> bool {
-        let Ok(text) = fs::read_to_string(format!("/proc/{pid}/maps")) else {
+        // Read as bytes: one mapped file whose name is not UTF-8 must not
+        // hide every mapping of the process.
+        let Ok(bytes) = fs::read(format!("/proc/{pid}/maps")) else {
             return false;
         };
+        let text = String::from_utf8_lossy(&bytes);
         for line in text.lines() {
-            // address perms offset dev inode path
-            let mut f = line.split_ascii_whitespace();
-            let (Some(_), Some(perms), Some(_), Some(_), Some(inode)) =
-                (f.next(), f.next(), f.next(), f.next(), f.next())
-            else {
-                continue;
-            };
-            let path: Vec<&str> = f.collect();
+            // address perms offset dev inode, padding, then the path as is
+            // (spaces kept; a newline is written as \012).
+            let mut rest = line;
+            let mut f = [""; 5];
+            for field in &mut f {
+                rest = rest.trim_start_matches(' ');
+                let end = rest.find(' ').unwrap_or(rest.len());
+                *field = &rest[..end];
+                rest = &rest[end..];
+            }
+            let [_, perms, _, _, inode] = f;
+            let path = rest.trim_start_matches(' ');
             if path.is_empty() || !perms.ends_with('s') {
                 continue;
             }
-            let path = path.join(" ");
+            if path.starts_with("/dev/shm/") && path.contains("\\012") {
+                // Either a newline or the four characters themselves.
+                self.mapped_paths
+                    .entry(path.replace("\\012", "\n"))
+                    .or_default()
+                    .insert(pid);
+            }
+            let path = path.to_owned();
             if let Some(rest) = path.strip_prefix("/SYSV") {
                 if rest.len() >= 8 {
                     if let Ok(id) = inode.parse::<u64>() {
@@ -239,16 +253,16 @@ fn opening_path(pid: u32, dirfd: u64, ptr: u64) -> Option<String> {
     let mut buf = vec![0u8; 4096];
     let n = mem.read_at(&mut buf, ptr).ok()?;
     let end = buf[..n].iter().position(|&b| b == 0)?;
-    let path = std::str::from_utf8(&buf[..end]).ok()?;
+    let path = String::from_utf8_lossy(&buf[..end]);
     if path.starts_with('/') {
-        return Some(path.to_owned());
+        return Some(path.into_owned());
     }
     let base = if dirfd as i32 == libc::AT_FDCWD {
         fs::read_link(format!("/proc/{pid}/cwd")).ok()?
     } else {
         fs::read_link(format!("/proc/{pid}/fd/{}", dirfd as i32)).ok()?
     };
-    Some(base.join(path).to_str()?.to_owned())
+    Some(base.join(path.as_ref()).to_string_lossy().into_owned())
 }
 
 /// Paths that might be named FIFOs worth a `stat`: not kernel pseudo files.

@@ -614,3 +614,41 @@ fn sockets_bound_at_paths_with_newlines_spaces_or_non_utf8_bytes_are_alive() {
         assert!(o.alive && o.socket.as_ref().unwrap().bound, "{o:?}");
     }
 }
+
+#[test]
+fn shm_objects_with_odd_names_mapped_or_open_here_are_alive() {
+    // /proc/PID/maps writes a newline as \012 and keeps spaces; a name that
+    // is not UTF-8 used to make the whole maps file (or fd link) unreadable
+    // as text, so the objects looked stale.
+    let base = unique("ipcx-inv-oddmap");
+    let mut raw = base.clone().into_bytes();
+    raw.extend_from_slice(b"  \xff");
+    let (newline, nl_file) = ShmFile::create(&format!("{base}\nx"));
+    let not_utf8 = RawShmFile::create(&raw);
+    let held = File::open(&not_utf8.0).unwrap();
+    nl_file.set_len(4096).unwrap();
+    // SAFETY: a fresh 4096-byte shared mapping of a file that is 4096 bytes
+    // long; unmapped below before the file goes away.
+    let ptr = unsafe {
+        rustix::mm::mmap(
+            std::ptr::null_mut(),
+            4096,
+            rustix::mm::ProtFlags::READ,
+            rustix::mm::MapFlags::SHARED,
+            &nl_file,
+            0,
+        )
+        .unwrap()
+    };
+    drop(nl_file); // only the mapping holds it now
+    let objects = only(Kind::Shm, &base);
+    // SAFETY: ptr/4096 are exactly what mmap returned.
+    unsafe { rustix::mm::munmap(ptr, 4096).unwrap() };
+    drop(held);
+    assert_eq!(objects.len(), 2, "{objects:?}");
+    for o in &objects {
+        assert!(o.alive, "{o:?}");
+        assert_eq!(o.users, vec![std::process::id()], "{o:?}");
+    }
+    drop(newline);
+}
