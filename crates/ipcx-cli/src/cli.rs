@@ -208,6 +208,9 @@ pub struct LsArgs {
     /// Only objects owned by this user name or uid.
     #[arg(long)]
     pub owner: Option<String>,
+    /// Only objects whose name, key, path or id contains this text.
+    #[arg(long = "match", value_name = "TEXT")]
+    pub pattern: Option<String>,
 }
 
 /// `ipcx rm`.
@@ -224,6 +227,16 @@ pub struct RmArgs {
     /// Print what would be removed and remove nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// With --stale: only these kinds (comma-separated, as for `ls --kind`);
+    /// with a bare System V id: the kind of that id.
+    #[arg(long, value_delimiter = ',')]
+    pub kind: Vec<String>,
+    /// With --stale: only objects owned by this user name or uid.
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// With --stale: only objects whose name, key, path or id contains this text.
+    #[arg(long = "match", value_name = "TEXT")]
+    pub pattern: Option<String>,
 }
 
 /// `ipcx limits`.

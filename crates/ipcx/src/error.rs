@@ -257,6 +257,16 @@ pub enum Error {
         /// limit (with its value and source).
         detail: String,
     },
+
+    /// The object is in use (a live creator, a process holding it open,
+    /// attached or mapped) and was not removed; `by` says who.
+    #[error("{object}: in use: {by}")]
+    InUse {
+        /// The object.
+        object: String,
+        /// Who uses it, with pids where known.
+        by: String,
+    },
 }
 
 impl Error {
@@ -328,6 +338,7 @@ impl Error {
             Error::Unsupported { .. } => K::Unsupported,
             Error::Io { source, .. } => source.kind(),
             Error::ControlTruncated { .. } => K::Other,
+            Error::InUse { .. } => K::ResourceBusy,
         }
     }
 }

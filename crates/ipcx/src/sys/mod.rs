@@ -6,6 +6,7 @@
 
 pub(crate) mod fifo;
 pub(crate) mod futex;
+pub(crate) mod inventory;
 pub(crate) mod mman;
 pub(crate) mod mqueue;
 pub(crate) mod msg;

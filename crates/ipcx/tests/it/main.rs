@@ -4,6 +4,7 @@
 mod channel;
 mod child;
 mod fifo;
+mod inventory;
 mod memfd;
 mod mq_common;
 mod mq_posix;
