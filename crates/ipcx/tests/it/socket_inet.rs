@@ -389,3 +389,25 @@ fn the_tcp_server_and_client_examples_talk_on_a_given_port() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn a_destination_port_0_is_invalid_argument_not_a_silent_send() {
+    for r in [
+        TcpStream::connect("127.0.0.1:0").map(drop),
+        TcpStream::connect_timeout("127.0.0.1:0", WAIT).map(drop),
+        UdpSocket::connect_to("127.0.0.1:0").map(drop),
+    ] {
+        match r {
+            Err(Error::InvalidArgument { reason, .. }) => {
+                assert!(reason.contains("port 0"), "{reason}")
+            }
+            other => panic!("expected InvalidArgument, got {other:?}"),
+        }
+    }
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let to: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    assert!(matches!(
+        s.send_to(b"x", to),
+        Err(Error::InvalidArgument { .. })
+    ));
+}
