@@ -1027,3 +1027,31 @@ fn send_listens_and_recv_connects_when_asked() {
         assert!(status.success(), "{endpoint}: {err}");
     }
 }
+
+// ------------------------------------------------------------ review fixes
+
+#[test]
+fn a_destination_port_0_is_refused_for_tcp_and_udp() {
+    for scheme in ["tcp", "udp"] {
+        let err = one_line_error(&["send", &format!("{scheme}:127.0.0.1:0"), "-m", "x"], b"");
+        assert!(err.contains("port 0 names no peer"), "{err}");
+    }
+}
+
+#[test]
+fn connecting_to_a_directory_says_it_is_not_a_socket() {
+    let dir = tmp();
+    for scheme in ["unix", "unix-dgram", "unix-seqpacket"] {
+        let err = one_line_error(
+            &[
+                "send",
+                &format!("{scheme}:{}", dir.path().display()),
+                "-m",
+                "x",
+            ],
+            b"",
+        );
+        assert!(err.contains("holds a directory, not a socket"), "{err}");
+        assert!(!err.contains("stale"), "{err}");
+    }
+}
