@@ -13,6 +13,8 @@
 //!   after each with `--lines`) until `--count` messages or the peer closes
 //!   (seqpacket). `recv` on `unix-dgram:` and `udp:` binds the address.
 //! - `--timeout` bounds connecting, accepting and every wait for data.
+//! - A socket file this command binds is removed when it is done, also when
+//!   `SIGINT`, `SIGTERM` or `SIGHUP` ends it (see [`crate::cleanup`]).
 
 use std::io::{self, Read, Write};
 use std::net::ToSocketAddrs;
@@ -29,6 +31,7 @@ use ipcx::socket::unix::{
 use ipcx::{Endpoint, Error};
 use rustix::net::Shutdown;
 
+use crate::cleanup;
 use crate::cli::{RecvArgs, SendArgs};
 
 /// A connected byte stream (Unix or TCP).
@@ -157,6 +160,19 @@ pub fn unix_addr(path: &UnixPath) -> anyhow::Result<UnixAddr> {
     Ok(UnixAddr::from_endpoint(path)?)
 }
 
+/// Binds a Unix socket with `bind`, and registers the removal of its socket
+/// file (for a path address) should a signal end the command while the
+/// returned guard lives. Bind the guard first, so it outlives the socket.
+pub fn bind_unix<T>(
+    addr: &UnixAddr,
+    bind: impl FnOnce(&UnixAddr) -> ipcx::Result<T>,
+) -> ipcx::Result<(Option<cleanup::Guard>, T)> {
+    let mut section = cleanup::creating();
+    let sock = bind(addr)?;
+    let guard = addr.as_path().map(|p| section.remove_path_on_signal(p));
+    Ok((guard, sock))
+}
+
 /// `host:port` for std's resolver (IPv6 hosts in brackets).
 pub fn host_port(host: &str, port: u16) -> String {
     if host.contains(':') {
@@ -193,7 +209,7 @@ fn open_stream(
         } => {
             let addr = unix_addr(path)?;
             if listen {
-                let l = UnixListener::bind(&addr)?;
+                let (_cleanup, l) = bind_unix(&addr, UnixListener::bind)?;
                 Box::new(accept_unix(&l, timeout)?)
             } else {
                 Box::new(match timeout {
@@ -220,21 +236,23 @@ fn open_stream(
     Ok(s)
 }
 
-/// Opens a message endpoint for sending or receiving.
+/// Opens a message endpoint for sending or receiving; the guard (bind it
+/// first) removes a bound datagram socket's file on a signal.
 fn open_messages(
     endpoint: &Endpoint,
     receiving: bool,
     listen: bool,
     timeout: Option<Duration>,
-) -> anyhow::Result<Box<dyn Messages>> {
-    Ok(match endpoint {
+) -> anyhow::Result<(Option<cleanup::Guard>, Box<dyn Messages>)> {
+    let mut guard = None;
+    let sock: Box<dyn Messages> = match endpoint {
         Endpoint::Unix {
             kind: UnixKind::SeqPacket,
             path,
         } => {
             let addr = unix_addr(path)?;
             if listen {
-                let l = UnixSeqPacketListener::bind(&addr)?;
+                let (_cleanup, l) = bind_unix(&addr, UnixSeqPacketListener::bind)?;
                 let s = match timeout {
                     Some(t) => l.accept_timeout(t)?,
                     None => l.accept()?,
@@ -256,7 +274,9 @@ fn open_messages(
         } => {
             let addr = unix_addr(path)?;
             if receiving {
-                Box::new(UnixDatagram::bind(&addr)?)
+                let (g, s) = bind_unix(&addr, UnixDatagram::bind)?;
+                guard = g;
+                Box::new(s)
             } else {
                 let s = UnixDatagram::unbound()?;
                 s.connect(&addr)?;
@@ -272,7 +292,8 @@ fn open_messages(
             }
         }
         _ => unreachable!("open_messages is called for message endpoints"),
-    })
+    };
+    Ok((guard, sock))
 }
 
 fn is_stream(endpoint: &Endpoint) -> bool {
@@ -367,7 +388,8 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
         anyhow::bail!("{what}: --listen is for stream and seqpacket endpoints");
     }
     let messages = outgoing_messages(args)?;
-    let sock = open_messages(endpoint, false, args.listen, args.timeout).context(what.clone())?;
+    let (_cleanup, sock) =
+        open_messages(endpoint, false, args.listen, args.timeout).context(what.clone())?;
     for m in &messages {
         sock.send_msg(m).context(what.clone())?;
     }
@@ -414,7 +436,7 @@ pub fn recv(endpoint: &Endpoint, args: &RecvArgs) -> anyhow::Result<()> {
     if args.connect && !seqpacket {
         anyhow::bail!("{what}: --connect is for stream and seqpacket endpoints");
     }
-    let sock = open_messages(endpoint, true, seqpacket && !args.connect, args.timeout)
+    let (_cleanup, sock) = open_messages(endpoint, true, seqpacket && !args.connect, args.timeout)
         .context(what.clone())?;
     let mut buf = vec![0u8; 64 * 1024];
     let mut out = io::stdout().lock();

@@ -1055,3 +1055,54 @@ fn connecting_to_a_directory_says_it_is_not_a_socket() {
         assert!(!err.contains("stale"), "{err}");
     }
 }
+
+/// Waits (watchdog) for `child` to exit after `kill -s signal`; returns
+/// its status.
+fn signal_and_wait(bg: &mut Bg, signal: &str) -> std::process::ExitStatus {
+    let pid = bg.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-s", signal, &pid])
+        .status()
+        .unwrap()
+        .success());
+    let start = Instant::now();
+    loop {
+        if let Some(s) = bg.child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "ipcx did not exit after SIG{signal}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_signal_removes_the_socket_file_serve_or_recv_bound() {
+    let dir = tmp();
+    let cases: [(&str, &str, &str, i32); 5] = [
+        ("serve", "unix", "TERM", 143),
+        ("serve", "unix-seqpacket", "INT", 130),
+        ("serve", "unix-dgram", "HUP", 129),
+        ("recv", "unix", "INT", 130),
+        ("recv", "unix-dgram", "TERM", 143),
+    ];
+    for (i, (cmd, scheme, signal, code)) in cases.into_iter().enumerate() {
+        let path = dir.path().join(format!("{i}.sock"));
+        let endpoint = format!("{scheme}:{}", path.display());
+        let mut args = vec![cmd, endpoint.as_str()];
+        if cmd == "serve" {
+            args.push("--echo");
+        }
+        let mut bg = Bg::spawn(ipcx_std().args(&args), "ipcx");
+        if scheme == "unix-dgram" {
+            wait_until("the datagram socket file", || path.exists());
+        } else {
+            wait_socket_file(&path);
+        }
+        let status = signal_and_wait(&mut bg, signal);
+        assert_eq!(status.code(), Some(code), "{args:?} SIG{signal}");
+        assert!(!path.exists(), "{args:?} left {} behind", path.display());
+    }
+}
