@@ -15,6 +15,7 @@
 //! - `--timeout` bounds connecting, accepting and every wait for data.
 //! - A socket file this command binds is removed when it is done, also when
 //!   `SIGINT`, `SIGTERM` or `SIGHUP` ends it (see [`crate::cleanup`]).
+//! - `--count 0` is refused before anything is bound or connected.
 
 use std::io::{self, Read, Write};
 use std::net::ToSocketAddrs;
@@ -351,6 +352,9 @@ fn outgoing_messages(args: &SendArgs) -> anyhow::Result<Vec<Vec<u8>>> {
 /// Sends stdin or `--message` to the endpoint.
 pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
     let what = format!("ipcx send {endpoint}");
+    if args.count == Some(0) {
+        anyhow::bail!("{what}: --count 0 would send nothing; give N of 1 or more");
+    }
     if is_stream(endpoint) {
         let s = open_stream(endpoint, args.listen, args.timeout).context(what.clone())?;
         if let Some(m) = &args.message {
@@ -421,6 +425,11 @@ fn copy_to_stdout(s: &dyn Stream, limit: Option<u64>) -> anyhow::Result<u64> {
 /// Receives from the endpoint to stdout.
 pub fn recv(endpoint: &Endpoint, args: &RecvArgs) -> anyhow::Result<()> {
     let what = format!("ipcx recv {endpoint}");
+    // Checked before binding or connecting: accepting a client only to hang
+    // up on it would throw away what it sent.
+    if args.count == Some(0) {
+        anyhow::bail!("{what}: --count 0 would receive nothing; give N of 1 or more");
+    }
     if is_stream(endpoint) {
         let s = open_stream(endpoint, !args.connect, args.timeout).context(what.clone())?;
         copy_to_stdout(s.as_ref(), args.count).context(what)?;

@@ -1106,3 +1106,17 @@ fn a_signal_removes_the_socket_file_serve_or_recv_bound() {
         assert!(!path.exists(), "{args:?} left {} behind", path.display());
     }
 }
+
+#[test]
+fn count_0_is_refused_before_binding_or_connecting() {
+    let dir = tmp();
+    let path = dir.path().join("c.sock");
+    for scheme in ["unix", "unix-dgram", "unix-seqpacket"] {
+        let endpoint = format!("{scheme}:{}", path.display());
+        let err = one_line_error(&["recv", &endpoint, "--count", "0"], b"");
+        assert!(err.contains("--count 0"), "{err}");
+        assert!(!path.exists());
+        let err = one_line_error(&["send", &endpoint, "-m", "x", "--count", "0"], b"");
+        assert!(err.contains("--count 0"), "{err}");
+    }
+}
