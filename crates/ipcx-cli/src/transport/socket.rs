@@ -13,12 +13,13 @@
 //!   after each with `--lines`) until `--count` messages or the peer closes
 //!   (seqpacket). `recv` on `unix-dgram:` and `udp:` binds the address.
 //! - `--timeout` bounds connecting, accepting and every wait for data.
+//! - `--count 0` is refused before anything is bound or connected.
 //! - A socket file this command binds is removed when it is done, also when
 //!   `SIGINT`, `SIGTERM` or `SIGHUP` ends it (see [`crate::cleanup`]).
-//! - `--count 0` is refused before anything is bound or connected.
 
 use std::io::{self, Read, Write};
 use std::net::ToSocketAddrs;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -36,13 +37,15 @@ use crate::cleanup;
 use crate::cli::{RecvArgs, SendArgs};
 
 /// A connected byte stream (Unix or TCP).
-pub trait Stream {
+pub trait Stream: Send + Sync {
     /// Sends all of `buf`.
     fn send_all(&self, buf: &[u8]) -> ipcx::Result<()>;
     /// Receives some bytes; 0 at end of stream.
     fn recv(&self, buf: &mut [u8]) -> ipcx::Result<usize>;
     /// Half-closes the sending side.
     fn shutdown_write(&self) -> ipcx::Result<()>;
+    /// Shuts down both directions (wakes a blocked receive with end of stream).
+    fn shutdown_both(&self) -> ipcx::Result<()>;
     /// Bounds every blocking receive and send.
     fn set_timeouts(&self, t: Option<Duration>) -> ipcx::Result<()>;
 }
@@ -56,6 +59,9 @@ impl Stream for UnixStream {
     }
     fn shutdown_write(&self) -> ipcx::Result<()> {
         self.shutdown(Shutdown::Write)
+    }
+    fn shutdown_both(&self) -> ipcx::Result<()> {
+        self.shutdown(Shutdown::Both)
     }
     fn set_timeouts(&self, t: Option<Duration>) -> ipcx::Result<()> {
         self.set_read_timeout(t)?;
@@ -72,6 +78,9 @@ impl Stream for TcpStream {
     }
     fn shutdown_write(&self) -> ipcx::Result<()> {
         self.shutdown(Shutdown::Write)
+    }
+    fn shutdown_both(&self) -> ipcx::Result<()> {
+        self.shutdown(Shutdown::Both)
     }
     fn set_timeouts(&self, t: Option<Duration>) -> ipcx::Result<()> {
         self.set_read_timeout(t)?;
@@ -357,27 +366,39 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
     }
     if is_stream(endpoint) {
         let s = open_stream(endpoint, args.listen, args.timeout).context(what.clone())?;
-        if let Some(m) = &args.message {
-            let msg = pad(m.as_bytes().to_vec(), args.pad);
-            for _ in 0..args.count.unwrap_or(1) {
-                s.send_all(&msg).context(what.clone())?;
+        let s = s.as_ref();
+        // Print the peer's answer while sending: a peer that answers as it
+        // reads (an echo server) would otherwise fill both socket buffers
+        // and wait for us forever. Whichever side fails shuts the socket
+        // down, so the other one ends too.
+        let sending = AtomicBool::new(true);
+        let (sent, printed) = std::thread::scope(|scope| {
+            let printer = scope.spawn(|| {
+                let printed = copy_to_stdout(s, None, &sending);
+                if printed.is_err() {
+                    let _ = s.shutdown_both();
+                }
+                printed
+            });
+            let sent = send_input(s, args);
+            sending.store(false, Ordering::Release);
+            match &sent {
+                Ok(()) => {
+                    let _ = s.shutdown_write();
+                }
+                Err(_) => {
+                    let _ = s.shutdown_both();
+                }
             }
-        } else {
-            let mut stdin = io::stdin().lock();
-            let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                let n = match stdin.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e).context("reading stdin"),
-                };
-                s.send_all(&buf[..n]).context(what.clone())?;
-            }
-        }
-        // Half-close, then print the peer's answer (if any) until it closes.
-        let _ = s.shutdown_write();
-        copy_to_stdout(s.as_ref(), None).context(what)?;
+            let printed = printer
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (sent, printed)
+        });
+        // A failed print (a closed stdout included) explains a send that
+        // failed after it.
+        printed.context(what.clone())?;
+        sent.context(what)?;
         return Ok(());
     }
     if args.listen
@@ -400,8 +421,32 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Copies a stream to stdout until end of stream or `limit` bytes.
-fn copy_to_stdout(s: &dyn Stream, limit: Option<u64>) -> anyhow::Result<u64> {
+/// Sends `--message` (`--count` times) or all of stdin on a stream.
+fn send_input(s: &dyn Stream, args: &SendArgs) -> anyhow::Result<()> {
+    if let Some(m) = &args.message {
+        let msg = pad(m.as_bytes().to_vec(), args.pad);
+        for _ in 0..args.count.unwrap_or(1) {
+            s.send_all(&msg)?;
+        }
+        return Ok(());
+    }
+    let mut stdin = io::stdin().lock();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match stdin.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).context("reading stdin"),
+        };
+        s.send_all(&buf[..n])?;
+    }
+}
+
+/// Copies a stream to stdout until end of stream or `limit` bytes. While
+/// `waiting` is set (the other direction is still sending), a receive
+/// timeout is not an error: the peer may answer only once it has it all.
+fn copy_to_stdout(s: &dyn Stream, limit: Option<u64>, waiting: &AtomicBool) -> anyhow::Result<u64> {
     let mut out = io::stdout().lock();
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0u64;
@@ -411,7 +456,10 @@ fn copy_to_stdout(s: &dyn Stream, limit: Option<u64>) -> anyhow::Result<u64> {
             Some(l) => ((l - total) as usize).min(buf.len()),
             None => buf.len(),
         };
-        let n = s.recv(&mut buf[..want])?;
+        let n = match s.recv(&mut buf[..want]) {
+            Err(Error::TimedOut { .. }) if waiting.load(Ordering::Acquire) => continue,
+            other => other?,
+        };
         if n == 0 {
             break;
         }
@@ -432,7 +480,7 @@ pub fn recv(endpoint: &Endpoint, args: &RecvArgs) -> anyhow::Result<()> {
     }
     if is_stream(endpoint) {
         let s = open_stream(endpoint, !args.connect, args.timeout).context(what.clone())?;
-        copy_to_stdout(s.as_ref(), args.count).context(what)?;
+        copy_to_stdout(s.as_ref(), args.count, &AtomicBool::new(false)).context(what)?;
         return Ok(());
     }
     let seqpacket = matches!(

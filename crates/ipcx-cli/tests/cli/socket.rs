@@ -1120,3 +1120,29 @@ fn count_0_is_refused_before_binding_or_connecting() {
         assert!(err.contains("--count 0"), "{err}");
     }
 }
+
+/// 8 MiB through an echo server: far more than both socket buffers, so a
+/// sender that read the echo only after sending everything would wait for
+/// the server forever (the watchdog would end the test).
+#[test]
+fn send_to_an_echo_server_streams_more_than_the_socket_buffers_hold() {
+    let dir = tmp();
+    let data = payload(8 << 20);
+    let unix = format!("unix:{}", dir.path().join("echo.sock").display());
+    for endpoint in [unix, "tcp:127.0.0.1:0".to_owned()] {
+        let (server, endpoint) = serve(&[&endpoint, "--echo"]);
+        let out = ipcx()
+            .args(["send", &endpoint, "--timeout", "20s"])
+            .write_stdin(data.clone())
+            .timeout(WAIT)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{endpoint}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.stdout == data, "{endpoint}: the echo differs");
+        drop(server);
+    }
+}
