@@ -406,6 +406,7 @@ impl TcpStream {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a zero duration.
+    #[doc(alias = "SO_RCVTIMEO")]
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> Result<()> {
         super::set_timeout(self.inner.as_fd(), super::Dir::Recv, timeout, &self.object)
     }
@@ -414,6 +415,7 @@ impl TcpStream {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a zero duration.
+    #[doc(alias = "SO_SNDTIMEO")]
     pub fn set_write_timeout(&self, timeout: Option<Duration>) -> Result<()> {
         super::set_timeout(self.inner.as_fd(), super::Dir::Send, timeout, &self.object)
     }

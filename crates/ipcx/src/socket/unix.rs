@@ -586,6 +586,7 @@ macro_rules! connected_common {
             ///
             /// # Errors
             /// [`Error::InvalidArgument`] for a zero duration.
+            #[doc(alias = "SO_RCVTIMEO")]
             pub fn set_read_timeout(&self, timeout: Option<Duration>) -> Result<()> {
                 super::set_timeout(self.fd.as_fd(), super::Dir::Recv, timeout, &self.object)
             }
@@ -595,6 +596,7 @@ macro_rules! connected_common {
             ///
             /// # Errors
             /// [`Error::InvalidArgument`] for a zero duration.
+            #[doc(alias = "SO_SNDTIMEO")]
             pub fn set_write_timeout(&self, timeout: Option<Duration>) -> Result<()> {
                 super::set_timeout(self.fd.as_fd(), super::Dir::Send, timeout, &self.object)
             }
@@ -734,6 +736,7 @@ impl UnixStream {
     /// # References
     /// [recvmsg(2)](https://man7.org/linux/man-pages/man2/recvmsg.2.html)
     #[doc(alias = "recvmsg")]
+    #[doc(alias = "SCM_RIGHTS")]
     pub fn recv_with_fds(&self, buf: &mut [u8], max_fds: usize) -> Result<RecvFds, RecvFdsError> {
         ancillary::recvmsg_fds(
             self.fd.as_fd(),
@@ -908,6 +911,7 @@ impl UnixSeqPacket {
     /// # Errors
     /// As [`UnixStream::recv_with_fds`], plus [`Error::BufferTooSmall`]
     /// (message left queued) when it is longer than `buf`.
+    #[doc(alias = "SCM_RIGHTS")]
     pub fn recv_with_fds(&self, buf: &mut [u8], max_fds: usize) -> Result<RecvFds, RecvFdsError> {
         ancillary::recvmsg_fds(
             self.fd.as_fd(),
@@ -1220,6 +1224,7 @@ impl UnixDatagram {
     ///
     /// # Errors
     /// As [`UnixSeqPacket::recv_with_fds`].
+    #[doc(alias = "SCM_RIGHTS")]
     pub fn recv_with_fds(&self, buf: &mut [u8], max_fds: usize) -> Result<RecvFds, RecvFdsError> {
         ancillary::recvmsg_fds(
             self.fd.as_fd(),
@@ -1235,6 +1240,7 @@ impl UnixDatagram {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a zero duration.
+    #[doc(alias = "SO_RCVTIMEO")]
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> Result<()> {
         super::set_timeout(self.fd.as_fd(), super::Dir::Recv, timeout, &self.object)
     }
