@@ -10,7 +10,7 @@
 //! even when receiving failed.
 //!
 //! ```sh
-//! touch progfile && cargo run --example mq_sender && cargo run --example mq_receiver
+//! touch progfile && cargo run -p ipcx --example mq_sender && cargo run -p ipcx --example mq_receiver
 //! ```
 
 use std::process::ExitCode;

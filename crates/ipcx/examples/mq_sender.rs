@@ -11,7 +11,7 @@
 //! then `mq_receiver` (this crate's or the seed's C one):
 //!
 //! ```sh
-//! touch progfile && cargo run --example mq_sender && cargo run --example mq_receiver
+//! touch progfile && cargo run -p ipcx --example mq_sender && cargo run -p ipcx --example mq_receiver
 //! ```
 
 use std::process::ExitCode;

@@ -93,20 +93,7 @@ pub const WAITING_FOR_READER: &str = "a reader to open the FIFO";
 /// What a reader waits for before any writer has shown up.
 pub const WAITING_FOR_WRITER: &str = "a writer to open the FIFO";
 
-/// Whether a FIFO is made, opened, or either.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum CreationMode {
-    /// Make a new FIFO; an existing name is [`Error::AlreadyExists`]. The
-    /// handle owns the FIFO.
-    #[default]
-    Create,
-    /// Open an existing FIFO; a missing one is [`Error::NotFound`]. The
-    /// handle never removes it.
-    Open,
-    /// Open the FIFO if it exists, make it otherwise; the handle owns it only
-    /// if it made it.
-    OpenOrCreate,
-}
+pub use crate::CreationMode;
 
 /// Builds a [`Fifo`]: set the mode and whether to keep it, then
 /// [`create`](Self::create), [`open`](Self::open),

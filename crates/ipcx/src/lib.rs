@@ -3,7 +3,7 @@
 //! ipcx gives safe, leak-free access to the six Linux IPC mechanisms — pipes,
 //! named pipes (FIFOs), message queues, shared memory, semaphores and sockets —
 //! with one error type ([`Error`]) that names the object, the system call and,
-//! for limits, the limit's value and source.
+//! for limits, the limit's value and where it comes from.
 //!
 //! Every module follows the same rules:
 //! - whoever creates a named object owns it and removes it on drop, unless told
@@ -13,10 +13,131 @@
 //! - writes to a closed peer are errors ([`Error::Disconnected`]), never a
 //!   death by `SIGPIPE`; the library never changes signal dispositions;
 //! - blocking calls retry `EINTR` against a monotonic deadline and have
-//!   non-blocking and timed forms.
+//!   non-blocking (`try_*`) and timed (`*_timeout`) forms;
+//! - limits are checked before the system call, so an error says which limit
+//!   (for example `/proc/sys/kernel/msgmax`) instead of a bare `EINVAL`.
 //!
-//! Endpoints name a mechanism in one grammar shared with the `ipcx` command;
-//! see [`Endpoint`].
+//! ## A tour, from hello-world to the advanced parts
+//!
+//! ### 1. A pipe
+//!
+//! [`pipe::pipe`] returns the two ends; they implement `Read` and `Write`,
+//! and can be handed to a child process (`Stdio::from(end)`).
+//! [`write_message`](pipe::PipeWriter::write_message) is one atomic write of
+//! at most [`PIPE_BUF`](pipe::PIPE_BUF) bytes, never interleaved with other
+//! writers; a longer message is refused, not split.
+//!
+//! ```
+//! use std::io::Read;
+//! let (mut reader, writer) = ipcx::pipe::pipe()?;
+//! writer.write_message(b"Hello from parent!")?;
+//! drop(writer);
+//! let mut text = String::new();
+//! reader.read_to_string(&mut text)?;
+//! assert_eq!(text, "Hello from parent!");
+//!
+//! let (_r, w) = ipcx::pipe::pipe()?;
+//! let too_big = vec![0u8; ipcx::pipe::PIPE_BUF + 1];
+//! assert!(matches!(w.write_message(&too_big), Err(ipcx::Error::MessageTooLarge { .. })));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ### 2. Errors that name their cause
+//!
+//! Writing to a pipe whose reader is gone is [`Error::Disconnected`] (and
+//! [`std::io::ErrorKind::BrokenPipe`] through `io::Write`), never a signal:
+//!
+//! ```
+//! let (reader, writer) = ipcx::pipe::pipe()?;
+//! drop(reader);
+//! let err = writer.write_message(b"anyone?").unwrap_err();
+//! assert!(matches!(err, ipcx::Error::Disconnected { .. }));
+//! let io: std::io::Error = err.into();
+//! assert_eq!(io.kind(), std::io::ErrorKind::BrokenPipe);
+//! # Ok::<(), ipcx::Error>(())
+//! ```
+//!
+//! ### 3. Message queues with priorities
+//!
+//! A POSIX queue ([`mq::posix`]) delivers the highest priority first; a System
+//! V queue ([`mq::sysv`]) selects by message type. The creator removes the
+//! queue when it is dropped.
+//!
+//! ```
+//! use ipcx::mq::posix::MessageQueue;
+//! let name = format!("/ipcx-doc-{}", std::process::id());
+//! let q = MessageQueue::builder(&name).capacity(4).msgsize(64).create()?;
+//! for (text, prio) in [("low", 1), ("high", 5), ("mid", 3)] {
+//!     q.send(text.as_bytes(), prio)?;
+//! }
+//! let mut buf = [0u8; 64];
+//! let (len, prio) = q.recv(&mut buf)?;
+//! assert_eq!((&buf[..len], prio), (&b"high"[..], 5));
+//! # Ok::<(), ipcx::Error>(())
+//! ```
+//!
+//! ### 4. Shared memory and a lock
+//!
+//! Segments ([`shm::posix`], [`shm::memfd`], [`shm::sysv`]) are read and
+//! written through bounds-checked copies ([`shm::SharedMemory`]); a size that
+//! does not match the object is an error before mapping, never a `SIGBUS`.
+//! Semaphores ([`sem::sysv`], [`sem::posix`]) and the robust mutex
+//! ([`sync::Mutex`]) guard what the processes share.
+//!
+//! ```
+//! use ipcx::shm::{memfd::Memfd, SharedMemory};
+//! use ipcx::sem::sysv::SemaphoreSet;
+//! let seg = Memfd::create("doc", 4096)?;
+//! let lock = SemaphoreSet::builder(ipcx::key::Key::PRIVATE).values(&[1]).create()?;
+//! {
+//!     let _held = lock.lock(0)?; // SEM_UNDO: released even if this process dies
+//!     seg.write_bytes(0, b"Shared Memory Example")?;
+//! }
+//! let mut buf = [0u8; 21];
+//! seg.read_bytes(0, &mut buf)?;
+//! assert_eq!(&buf, b"Shared Memory Example");
+//! assert!(seg.read_bytes(4090, &mut buf).is_err()); // out of bounds: an error, not a crash
+//! # Ok::<(), ipcx::Error>(())
+//! ```
+//!
+//! ### 5. Sockets and passing file descriptors
+//!
+//! [`socket::unix`] has stream, datagram and seqpacket sockets; a connected
+//! peer's credentials are captured at connect time, and open file descriptors
+//! travel with `SCM_RIGHTS`.
+//!
+//! ```
+//! use std::io::Read;
+//! use std::os::fd::AsFd;
+//! use ipcx::socket::unix::UnixStream;
+//! let (a, b) = UnixStream::pair()?;
+//! assert_eq!(b.peer_cred().pid, std::process::id() as i32);
+//! let (mut r, w) = ipcx::pipe::pipe()?;
+//! a.send_with_fds(b"a pipe for you", &[w.as_fd()])?;
+//! drop(w);
+//! let mut buf = [0u8; 64];
+//! let got = b.recv_with_fds(&mut buf, 1).map_err(ipcx::Error::from)?;
+//! assert_eq!(&buf[..got.len], b"a pipe for you");
+//! let passed = ipcx::pipe::PipeWriter::from(got.fds.into_iter().next().unwrap());
+//! passed.write_message(b"through the passed end")?;
+//! drop(passed);
+//! let mut text = String::new();
+//! r.read_to_string(&mut text)?;
+//! assert_eq!(text, "through the passed end");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ### 6. One grammar for every mechanism
+//!
+//! [`Endpoint`] parses the text the `ipcx` command takes (`fifo:PATH`,
+//! `mq:/NAME?capacity=8`, `sysvmq:progfile@65`, `unix:@name`,
+//! `tcp:127.0.0.1:8080`, …) and prints it back.
+//!
+//! ```
+//! let e: ipcx::Endpoint = "mq:/jobs?capacity=8&prio=3".parse()?;
+//! assert_eq!(e.to_string(), "mq:/jobs?capacity=8&prio=3");
+//! # Ok::<(), ipcx::Error>(())
+//! ```
 #![deny(unsafe_code)]
 #![warn(rust_2018_idioms)]
 
@@ -43,3 +164,24 @@ mod sys;
 
 pub use endpoint::Endpoint;
 pub use error::{Error, Result};
+
+/// How a builder reaches a named object — FIFO, message queue, shared memory
+/// segment, semaphore — in every module (iceoryx2 style).
+///
+/// Whoever creates an object owns it and removes it when the handle is
+/// dropped, unless told to keep it; a handle that opened an existing object
+/// never removes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum CreationMode {
+    /// Create a new object; fail with [`Error::AlreadyExists`] if the name or
+    /// key is taken (`O_CREAT | O_EXCL`, `IPC_CREAT | IPC_EXCL`). The handle
+    /// owns the object. The default.
+    #[default]
+    Create,
+    /// Open an existing object; fail with [`Error::NotFound`] if there is
+    /// none. The handle never removes it.
+    Open,
+    /// Open the object if it exists, else create it; the handle owns it only
+    /// if it created it.
+    OpenOrCreate,
+}

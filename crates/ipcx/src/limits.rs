@@ -121,9 +121,24 @@ pub fn read_sem() -> Result<[u64; 4]> {
     }
 }
 
+/// Smallest reserve of memory a new segment must leave to everything else.
+const MIN_RESERVE: u64 = 256 << 20;
+
+/// What a new segment may take: `MemAvailable + SwapFree` minus a reserve of
+/// one eighth of `MemTotal` (at least 256 MiB). Taking everything that is
+/// available would itself start the out-of-memory killer on the other
+/// processes of the machine.
+fn left_for_segments(mem_available: u64, swap_free: u64, mem_total: u64) -> u64 {
+    let reserve = (mem_total / 8).max(MIN_RESERVE);
+    mem_available
+        .saturating_add(swap_free)
+        .saturating_sub(reserve)
+}
+
 /// Memory that shared memory pages can still take without pushing the machine
 /// into the out-of-memory killer, in bytes: `MemAvailable + SwapFree` from
-/// `/proc/meminfo`. Segments backed by tmpfs (POSIX shared memory, memfd) are
+/// `/proc/meminfo`, minus a reserve of one eighth of `MemTotal` (at least
+/// 256 MiB) left to every other process. Segments backed by tmpfs (POSIX shared memory, memfd) are
 /// charged to it page by page; a memfd is bounded by nothing else.
 ///
 /// # Errors
@@ -146,7 +161,11 @@ pub fn shared_memory_available() -> Result<u64> {
             .map(|kb| kb * 1024)
     };
     match (field("MemAvailable:"), field("SwapFree:")) {
-        (Some(mem), swap) => Ok(mem + swap.unwrap_or(0)),
+        (Some(mem), swap) => Ok(left_for_segments(
+            mem,
+            swap.unwrap_or(0),
+            field("MemTotal:").unwrap_or(mem),
+        )),
         (None, _) => Err(Error::Corrupted {
             object: format!("kernel limit {path}"),
             detail: "no MemAvailable field".into(),
@@ -167,7 +186,8 @@ pub fn check_shared_memory_size(object: &str, size: u64) -> Result<()> {
             object: object.to_owned(),
             what: "segment size".into(),
             requested: size,
-            limit: "MemAvailable + SwapFree".into(),
+            limit: "MemAvailable + SwapFree minus a reserve of MemTotal/8 (at least 256 MiB)"
+                .into(),
             max: available,
             source_path: "/proc/meminfo".into(),
         });
@@ -186,5 +206,19 @@ mod tests {
         assert_eq!(v, text.trim().parse::<u64>().unwrap());
         assert_eq!(read_sem().unwrap().len(), 4);
         assert!(shared_memory_available().unwrap() > 0);
+    }
+
+    #[test]
+    fn a_segment_must_leave_a_reserve_of_memory_to_the_machine() {
+        const GIB: u64 = 1 << 30;
+        // 22 GiB available of 24: a segment may take 19 GiB, not all 22.
+        assert_eq!(left_for_segments(22 * GIB, 0, 24 * GIB), 19 * GIB);
+        assert_eq!(left_for_segments(2 * GIB, GIB, 24 * GIB), 0);
+        // Small machines keep at least 256 MiB.
+        assert_eq!(left_for_segments(GIB, 0, GIB), GIB - MIN_RESERVE);
+        assert_eq!(
+            left_for_segments(u64::MAX, u64::MAX, 8 * GIB),
+            u64::MAX - GIB
+        );
     }
 }

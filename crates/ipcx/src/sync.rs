@@ -166,9 +166,10 @@ impl<M: SharedMemory> Mutex<M> {
         )
     }
 
-    /// `pthread_mutex_init` with `PTHREAD_PROCESS_SHARED` and
-    /// `PTHREAD_MUTEX_ROBUST` at `offset`. Do this once, before any other
-    /// process uses it.
+    /// `pthread_mutex_init` with `PTHREAD_PROCESS_SHARED`,
+    /// `PTHREAD_MUTEX_ROBUST` and `PTHREAD_MUTEX_ERRORCHECK` at `offset`
+    /// (a thread locking it twice gets an error, not a deadlock). Do this
+    /// once, before any other process uses it.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] when the mutex does not fit at `offset` or
@@ -256,7 +257,7 @@ impl<M: SharedMemory> Mutex<M> {
     /// `pthread_mutex_trylock`: `None` when another holder has it.
     ///
     /// # Errors
-    /// As [`Mutex::lock`].
+    /// As [`Mutex::lock`] (this thread holding it is an error, not `None`).
     ///
     /// # References
     /// [pthread_mutex_trylock(3p)](https://man7.org/linux/man-pages/man3/pthread_mutex_trylock.3p.html)
@@ -419,6 +420,27 @@ mod tests {
         assert!(l.owner_died());
         drop(l);
         assert!(matches!(m.lock(), Err(Error::Corrupted { .. })));
+    }
+
+    #[test]
+    fn locking_twice_on_one_thread_is_an_error_not_a_deadlock() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        // A detached thread: if it deadlocks, the watchdog below still fails
+        // the test instead of hanging it.
+        std::thread::spawn(move || {
+            let seg = Memfd::create("t", 4096).unwrap();
+            let m = Mutex::init(&seg, 0).unwrap();
+            let _g = m.lock().unwrap();
+            let again = [
+                m.lock().map(drop),
+                m.try_lock().map(drop),
+                m.lock_timeout(Duration::from_secs(60)).map(drop),
+            ];
+            let _ = tx.send(again.map(|r| matches!(r, Err(Error::InvalidArgument { .. }))));
+        });
+        // Watchdog against the old deadlock; it bounds no timing.
+        let got = rx.recv_timeout(Duration::from_secs(30));
+        assert_eq!(got, Ok([true; 3]));
     }
 
     #[test]

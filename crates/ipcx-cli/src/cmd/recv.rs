@@ -8,7 +8,7 @@ use crate::transport;
 
 /// Runs `ipcx recv`; returns the exit status.
 pub fn run(args: RecvArgs) -> anyhow::Result<i32> {
-    let endpoint: Endpoint = args.endpoint.parse().context("ipcx recv")?;
+    let endpoint: Endpoint = args.endpoint.parse().context("recv")?;
     match &endpoint {
         Endpoint::Fifo { .. } => transport::fifo::recv(&endpoint, &args)?,
         Endpoint::PosixMq { .. } | Endpoint::SysvMq { .. } => transport::mq::recv(&endpoint, &args)?,
@@ -18,9 +18,9 @@ pub fn run(args: RecvArgs) -> anyhow::Result<i32> {
             transport::socket::recv(&endpoint, &args)?
         }
         Endpoint::Pipe => anyhow::bail!(
-            "ipcx recv pipe: an anonymous pipe has no name another process could open; use it through `ipcx tour pipe` or `ipcx bench`, or use fifo:PATH"
+            "recv pipe: an anonymous pipe has no name another process could open; use it through `ipcx tour pipe` or `ipcx bench`, or use fifo:PATH"
         ),
-        other => anyhow::bail!("ipcx recv: endpoint {other} is not supported"),
+        other => anyhow::bail!("recv: endpoint {other} is not supported"),
     }
     Ok(0)
 }

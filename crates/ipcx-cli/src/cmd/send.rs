@@ -8,7 +8,7 @@ use crate::transport;
 
 /// Runs `ipcx send`; returns the exit status.
 pub fn run(args: SendArgs) -> anyhow::Result<i32> {
-    let endpoint: Endpoint = args.endpoint.parse().context("ipcx send")?;
+    let endpoint: Endpoint = args.endpoint.parse().context("send")?;
     match &endpoint {
         Endpoint::Fifo { .. } => transport::fifo::send(&endpoint, &args)?,
         Endpoint::PosixMq { .. } | Endpoint::SysvMq { .. } => transport::mq::send(&endpoint, &args)?,
@@ -18,9 +18,9 @@ pub fn run(args: SendArgs) -> anyhow::Result<i32> {
             transport::socket::send(&endpoint, &args)?
         }
         Endpoint::Pipe => anyhow::bail!(
-            "ipcx send pipe: an anonymous pipe has no name another process could open; use it through `ipcx tour pipe` or `ipcx bench`, or use fifo:PATH"
+            "send pipe: an anonymous pipe has no name another process could open; use it through `ipcx tour pipe` or `ipcx bench`, or use fifo:PATH"
         ),
-        other => anyhow::bail!("ipcx send: endpoint {other} is not supported"),
+        other => anyhow::bail!("send: endpoint {other} is not supported"),
     }
     Ok(0)
 }

@@ -11,9 +11,10 @@ use crate::tour::{Reporter, MODULES};
 pub fn run(args: TourArgs) -> anyhow::Result<i32> {
     for name in &args.mechanisms {
         if !MODULES.iter().any(|m| m.name == name) {
-            let names: Vec<_> = MODULES.iter().map(|m| m.name).collect();
+            let mut names: Vec<_> = MODULES.iter().map(|m| m.name).collect();
+            names.dedup();
             anyhow::bail!(
-                "ipcx tour: unknown mechanism {name:?}; expected one of {}",
+                "tour: unknown mechanism {name:?}; expected one of {}",
                 names.join(", ")
             );
         }
@@ -32,7 +33,7 @@ pub fn run(args: TourArgs) -> anyhow::Result<i32> {
                 .any(|m| m.name == module.name && !(m.scenarios)().is_empty());
             if !args.mechanisms.is_empty() && !others_have_some {
                 anyhow::bail!(
-                    "ipcx tour {}: this mechanism's scenarios are not built yet",
+                    "tour {}: this mechanism's scenarios are not built yet",
                     module.name
                 );
             }

@@ -5,7 +5,8 @@
 //! with `--lines`, one message per input line (without its newline). `--pad N`
 //! NUL-pads each body to N bytes (the seed's C receiver expects a 100-byte
 //! body); a body longer than N is an error, never cut. `--count N` stops after
-//! N lines, or sends the single message N times. A sysvmq message has the
+//! N lines, or sends the single message N times; `--count 0` is refused (it
+//! would send nothing, whereas `recv --count 0` means no limit). A sysvmq message has the
 //! endpoint's `type=N` (default 1, as the seed uses); a POSIX message has its
 //! `prio=N` (default 0).
 //!
@@ -23,12 +24,15 @@
 //! removing it would throw away the messages just sent (the receiver removes
 //! it, as the seed's receiver does, or `ipcrm`); a queue it created but could
 //! not send to is removed again. Created queues get `--mode` (default 600).
+//! A POSIX queue is opened for sending only or receiving only, so write or
+//! read permission on a queue someone else made is enough.
 //! A queue that would be removed is also removed when `SIGINT`, `SIGTERM` or
 //! `SIGHUP` ends the command (see [`crate::cleanup`]).
 
 use std::io::{self, BufRead, Read, Write};
 
 use anyhow::Context;
+use ipcx::limits;
 use ipcx::mq::{posix, sysv, CreationMode};
 use ipcx::Endpoint;
 
@@ -87,20 +91,29 @@ fn build_sysv(
 
 /// Sends stdin or `--message` to the endpoint.
 pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
+    if args.count == Some(0) {
+        anyhow::bail!(
+            "ipcx send {endpoint}: --count 0 would send nothing; leave --count out to send stdin (every line with --lines)"
+        );
+    }
     let creation = if args.create {
         CreationMode::OpenOrCreate
     } else {
         CreationMode::Open
     };
     let mode = args.mode.unwrap_or(0o600);
-    let mut sink: Box<Sink> = match endpoint {
+    // The sink, and the largest body it takes with where that limit comes
+    // from, to check `--pad` before allocating a padded body.
+    let (mut sink, max_len, limit): (Box<Sink>, usize, String) = match endpoint {
         Endpoint::PosixMq {
             name,
             capacity,
             msgsize,
             prio,
         } => {
-            let mut b = posix::MessageQueue::builder(name.as_str()).mode(mode);
+            let mut b = posix::MessageQueue::builder(name.as_str())
+                .mode(mode)
+                .access(posix::Access::Send);
             if let Some(c) = capacity {
                 b = b.capacity(*c);
             }
@@ -108,9 +121,10 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
                 b = b.msgsize(*s);
             }
             let (mut cleanup, mut q) = build_posix(b, creation, false)?;
+            let max_len = q.msgsize();
             let prio = prio.unwrap_or(0);
             let timeout = args.timeout;
-            Box::new(move |body| {
+            let sink: Box<Sink> = Box::new(move |body| {
                 match timeout {
                     Some(t) => q.send_timeout(body, prio, t)?,
                     None => q.send(body, prio)?,
@@ -118,7 +132,8 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
                 q.keep();
                 drop(cleanup.take());
                 Ok(())
-            })
+            });
+            (sink, max_len, "the queue's mq_msgsize".to_owned())
         }
         Endpoint::SysvMq { key, mtype } => {
             let mtype = match mtype {
@@ -131,8 +146,9 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
             let key = key.resolve()?;
             let (mut cleanup, mut q) =
                 build_sysv(sysv::MessageQueue::builder(key).mode(mode), creation, false)?;
+            let max_len = q.max_message_size();
             let timeout = args.timeout;
-            Box::new(move |body| {
+            let sink: Box<Sink> = Box::new(move |body| {
                 match timeout {
                     Some(t) => q.send_timeout(mtype, body, t)?,
                     None => q.send(mtype, body)?,
@@ -140,12 +156,19 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
                 q.keep();
                 drop(cleanup.take());
                 Ok(())
-            })
+            });
+            let limit = format!("{} ({})", limits::MSGMAX.name, limits::MSGMAX.path);
+            (sink, max_len, limit)
         }
         other => anyhow::bail!("ipcx send: {other} is not a message queue endpoint"),
     };
 
     let pad = args.pad;
+    if let Some(n) = pad.filter(|&n| n > max_len) {
+        anyhow::bail!(
+            "ipcx send {endpoint}: --pad {n} is over the largest message of {max_len} bytes ({limit})"
+        );
+    }
     let mut send_one = |body: &[u8]| -> anyhow::Result<()> {
         match pad {
             Some(n) if body.len() > n => anyhow::bail!(
@@ -211,7 +234,9 @@ pub fn recv(endpoint: &Endpoint, args: &RecvArgs) -> anyhow::Result<()> {
             msgsize,
             ..
         } => {
-            let mut b = posix::MessageQueue::builder(name.as_str()).mode(mode);
+            let mut b = posix::MessageQueue::builder(name.as_str())
+                .mode(mode)
+                .access(posix::Access::Receive);
             if let Some(c) = capacity {
                 b = b.capacity(*c);
             }

@@ -234,3 +234,50 @@ fn sigterm_on_recv_sysvmq_create_removes_the_queue_and_exits_143() {
         "the queue was left behind"
     );
 }
+
+/// A POSIX queue's `QSIZE` (bytes of messages in it), from /dev/mqueue.
+fn qsize(file: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let field = text
+        .split_whitespace()
+        .find_map(|f| f.strip_prefix("QSIZE:"))?;
+    field.parse().ok()
+}
+
+#[test]
+fn sigint_on_send_mq_create_removes_the_queue_until_a_message_is_in_it() {
+    // Before any message: `send --lines` waits for stdin, the queue goes.
+    let q = PosixName(format!("/{}", unique("ipcx-cli-sigint-send")));
+    let file = PathBuf::from(format!("/dev/mqueue/{}", &q.0[1..]));
+    let mut cmd = ipcx_std();
+    cmd.args(["send", &format!("mq:{}", q.0), "--create", "--lines"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = Reap(Some(cmd.spawn().unwrap()));
+    let mut stdin = child.0.as_mut().unwrap().stdin.take().unwrap();
+    wait_blocked(child.pid(), &[libc::SYS_read]);
+    assert!(file.exists());
+    let (status, err) = child.signal_and_wait("INT");
+    assert_exit(status, &err, 130);
+    assert!(!file.exists(), "the empty queue was left behind");
+    drop(stdin);
+
+    // After one message: the queue holds it, and stays.
+    let mut child = Reap(Some(cmd.spawn().unwrap()));
+    stdin = child.0.as_mut().unwrap().stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, b"kept\n").unwrap();
+    let start = Instant::now();
+    while qsize(&file) != Some(4) {
+        assert!(start.elapsed() < WATCHDOG, "the message never arrived");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    wait_blocked(child.pid(), &[libc::SYS_read]);
+    let (status, err) = child.signal_and_wait("INT");
+    assert_exit(status, &err, 130);
+    assert_eq!(
+        qsize(&file),
+        Some(4),
+        "the queue with a message was removed"
+    );
+}

@@ -619,3 +619,79 @@ fn recv_into_a_full_device_says_it_was_writing_stdout() {
     assert!(err.contains("No space left on device"), "{err}");
     assert!(!fifo.exists());
 }
+
+#[test]
+fn usage_errors_are_one_line_with_status_2() {
+    for (args, needle) in [
+        (vec!["send"], "<ENDPOINT>"),
+        (
+            vec!["recv", "fifo:/nonexistent/f", "--timeout=-1s"],
+            "--timeout",
+        ),
+        (
+            vec!["recv", "fifo:/nonexistent/f", "--timeout", "soon"],
+            "200ms",
+        ),
+        (vec!["recv", "fifo:/nonexistent/f", "--count", "-1"], "'-1'"),
+        (vec!["recv", "fifo:/nonexistent/f", "--bogus"], "--bogus"),
+        (vec!["frobnicate"], "frobnicate"),
+    ] {
+        let out = ipcx().args(&args).timeout(WATCHDOG).output().unwrap();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("ipcx: "), "{err}");
+        assert!(err.contains(needle), "{needle:?} not in {err}");
+        assert!(out.stdout.is_empty());
+    }
+    // Help still goes to stdout, whole, with status 0.
+    let out = ipcx().arg("--help").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Usage:"));
+}
+
+#[test]
+fn a_writer_killed_mid_stream_ends_recv_with_status_0_and_every_byte_sent() {
+    let d = tempfile::tempdir().unwrap();
+    let fifo = d.path().join("f");
+    let ep = format!("fifo:{}", fifo.display());
+    let mut recv = Reap(Some(
+        ipcx_std()
+            .args(["recv", &ep, "--create", "--timeout", "60s"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    wait_for_fifo(&fifo);
+    let mut send = Reap(Some(
+        ipcx_std()
+            .args(["send", &ep, "--timeout", "60s"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i * 31 % 256) as u8).collect();
+    let mut stdin = send.0.as_mut().unwrap().stdin.take().unwrap();
+    stdin.write_all(&data).unwrap();
+    // Everything written so far has come out of recv; stdin stays open,
+    // so the sender is still mid-stream when it is killed.
+    let mut stdout = recv.0.as_mut().unwrap().stdout.take().unwrap();
+    let mut got = vec![0u8; data.len()];
+    stdout.read_exact(&mut got).unwrap();
+    assert!(got == data, "bytes differ");
+    send.0.as_mut().unwrap().kill().unwrap();
+    drop(send);
+    let mut rest = Vec::new();
+    stdout.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+    let out = finish(recv.take());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!fifo.exists());
+    drop(stdin);
+}

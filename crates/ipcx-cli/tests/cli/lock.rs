@@ -138,3 +138,86 @@ fn a_bad_lock_name_is_an_error() {
         .code(1)
         .stderr(predicates::str::contains("invalid name"));
 }
+
+#[test]
+fn the_next_holder_waits_for_the_command_of_a_holder_killed_with_sigkill() {
+    let name = unique("lk");
+    let _c = Cleanup(name.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let done = dir.path().join("done");
+    // The command outlives its killed ipcx; it writes `done` when it ends.
+    let script = format!("echo started; sleep 1; echo first > {}", done.display());
+    let mut holder = ipcx_std()
+        .args(["lock", &name, "--", "sh", "-c", &script])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(holder.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "started");
+    // Kill only once ipcx has recorded its command (the u32 pid at offset 128
+    // of the lock object); the watchdog prevents a hang, it bounds nothing.
+    let watchdog = std::time::Instant::now();
+    loop {
+        let bytes = std::fs::read(object(&name)).unwrap();
+        if bytes[128..132] != [0; 4] {
+            break;
+        }
+        assert!(
+            watchdog.elapsed() < Duration::from_secs(30),
+            "no pid recorded"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    // Under the lock, the next command must see the orphan's finished work.
+    ipcx()
+        .args(["lock", &name, "--timeout", "30s", "--", "cat"])
+        .arg(&done)
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .success()
+        .stdout("first\n")
+        .stderr(predicates::str::contains("to end"));
+    assert!(!object(&name).exists());
+}
+
+#[test]
+fn a_command_not_found_exits_127_and_one_that_cannot_run_126() {
+    let name = unique("lk");
+    let _c = Cleanup(name.clone());
+    ipcx()
+        .args(["lock", &name, "--", "ipcx-no-such-command"])
+        .assert()
+        .code(127)
+        .stderr(predicates::str::contains("ipcx-no-such-command"));
+    let dir = tempfile::tempdir().unwrap();
+    let not_exec = dir.path().join("data");
+    std::fs::write(&not_exec, "not a program").unwrap();
+    ipcx()
+        .args(["lock", &name, "--"])
+        .arg(&not_exec)
+        .assert()
+        .code(126);
+    assert!(!object(&name).exists());
+}
+
+#[test]
+fn an_empty_or_too_long_lock_name_is_an_error() {
+    for bad in ["", "/"] {
+        ipcx()
+            .args(["lock", bad, "--", "true"])
+            .assert()
+            .code(1)
+            .stderr(predicates::str::contains("is empty"));
+    }
+    assert!(!object("").exists());
+    ipcx()
+        .args(["lock", &"a".repeat(246), "--", "true"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("limit of 245 bytes"));
+}

@@ -7,6 +7,7 @@ mod endpoint;
 mod fifo;
 mod lock;
 mod mq;
+mod ring;
 mod shm;
 mod socket;
 mod tour;

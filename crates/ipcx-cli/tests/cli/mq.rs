@@ -470,3 +470,115 @@ fn sysvmq_send_create_keeps_the_queue_only_once_a_message_is_in_it() {
         .success()
         .stdout("kept");
 }
+
+#[test]
+fn pad_over_the_largest_message_is_refused_before_allocating() {
+    let seed = SeedDir::new();
+    let huge = "99999999999999";
+    one_line_error(
+        ipcx()
+            .current_dir(seed.path())
+            .args(["send", "sysvmq:progfile@65", "--create", "--pad", huge])
+            .args(["-m", "x"])
+            .assert(),
+        &format!("--pad {huge} is over the largest message of"),
+    );
+    assert_eq!(
+        seed.ipcs_row(),
+        None,
+        "the queue send created was left behind"
+    );
+
+    let q = PosixName::new("ipcx-cli-pad");
+    let path = format!("/dev/mqueue/{}", &q.0[1..]);
+    one_line_error(
+        ipcx()
+            .args(["send", &format!("mq:{}?msgsize=100", q.0), "--create"])
+            .args(["--pad", "101", "-m", "x"])
+            .assert(),
+        "--pad 101 is over the largest message of 100 bytes (the queue's mq_msgsize)",
+    );
+    assert!(
+        !Path::new(&path).exists(),
+        "the queue send created was left behind"
+    );
+}
+
+#[test]
+fn send_create_mode_is_exact_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let q = PosixName::new("ipcx-cli-mode");
+    let path = format!("/dev/mqueue/{}", &q.0[1..]);
+    let bin = assert_cmd::cargo::cargo_bin("ipcx");
+    let status = Command::new("sh")
+        .args(["-c", "umask 077 && exec \"$0\" \"$@\""])
+        .arg(&bin)
+        .args(["send", &format!("mq:{}", q.0), "--create", "--mode", "666"])
+        .args(["-m", "x"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o666, "mode {mode:o}");
+}
+
+#[test]
+fn recv_needs_only_read_permission_and_send_only_write() {
+    let q = PosixName::new("ipcx-cli-access");
+    let endpoint = format!("mq:{}", q.0);
+    // Root passes any permission check: run the peers as nobody then.
+    let as_user = |args: &[&str]| {
+        let bin = assert_cmd::cargo::cargo_bin("ipcx");
+        let mut cmd = if rustix::process::geteuid().is_root() {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(bin);
+            c
+        } else {
+            Command::new(bin)
+        };
+        cmd.args(args);
+        cmd
+    };
+    // Write-only for everyone: a send-only open is enough.
+    ipcx()
+        .args(["send", &format!("{endpoint}?msgsize=64"), "--create"])
+        .args(["--mode", "222", "-m", "first"])
+        .assert()
+        .success();
+    let out = as_user(&["send", &endpoint, "-m", "second"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Read-only for everyone: a receive-only open is enough.
+    let path = format!("/dev/mqueue/{}", &q.0[1..]);
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o444)).unwrap();
+    let out = as_user(&["recv", &endpoint, "--count", "2", "--lines"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "first\nsecond\n");
+}
+
+#[test]
+fn send_count_zero_is_refused_not_a_silent_no_op() {
+    let q = PosixName::new("ipcx-cli-count0");
+    one_line_error(
+        ipcx()
+            .args(["send", &format!("mq:{}", q.0), "--create", "--lines"])
+            .args(["--count", "0"])
+            .write_stdin("a\nb\n")
+            .assert(),
+        "--count 0 would send nothing",
+    );
+    assert!(!Path::new(&format!("/dev/mqueue/{}", &q.0[1..])).exists());
+}

@@ -173,3 +173,37 @@ fn tour_shm_sem_passes() {
         .stdout(predicates::str::contains("total: 400000 of 400000"))
         .stdout(predicates::str::contains(" 0 failed"));
 }
+
+#[test]
+fn send_reads_no_more_of_an_endless_stdin_than_the_segment_holds() {
+    use std::io::Write;
+    let d = ShmDir::new();
+    let mut child = crate::util::ipcx_std()
+        .args(["send", "sysvshm:shmfile@65"])
+        .current_dir(d.path())
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // More than the 1024-byte segment, and stdin is never closed: reading it
+    // to the end would wait (or, endless, allocate) for ever.
+    let mut stdin = child.stdin.take().unwrap();
+    let _ = stdin.write_all(&[b'y'; 4096]);
+    let watchdog = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if watchdog.elapsed() > std::time::Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("ipcx send kept reading stdin");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    drop(stdin);
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("over the limit of 1023 bytes"), "{err}");
+    assert!(!d.exists(), "nothing is created for a refused text");
+}

@@ -32,22 +32,7 @@
 pub mod posix;
 pub mod sysv;
 
-/// Whether a builder creates a new queue, opens an existing one, or either.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum CreationMode {
-    /// Create a new queue; fail with
-    /// [`Error::AlreadyExists`](crate::Error::AlreadyExists) if it exists
-    /// (`IPC_CREAT | IPC_EXCL`, `O_CREAT | O_EXCL`). The handle owns the queue.
-    #[default]
-    CreateExclusive,
-    /// Open an existing queue; fail with
-    /// [`Error::NotFound`](crate::Error::NotFound) if there is none. The
-    /// handle never removes the queue.
-    Open,
-    /// Open the queue if it exists, else create it. The handle owns the queue
-    /// only if it created it ([`is_owner`](sysv::MessageQueue::is_owner)).
-    OpenOrCreate,
-}
+pub use crate::CreationMode;
 
 /// `CAP_SYS_RESOURCE`, bit 24 of the capability sets.
 const CAP_SYS_RESOURCE: u32 = 24;

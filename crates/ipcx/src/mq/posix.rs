@@ -9,6 +9,12 @@
 //! implements [`AsFd`] and can be polled (readable: a message is queued;
 //! writable: there is room).
 //!
+//! Unlike a System V queue, unlinking a POSIX queue does not wake a handle
+//! waiting on it: the queue lives on, nameless, while descriptors are open,
+//! and a waiting [`recv`](MessageQueue::recv) keeps waiting (only holders of
+//! those descriptors can still send). Use the timed forms where the queue may
+//! be unlinked under a receiver.
+//!
 //! ```
 //! use ipcx::mq::posix::MessageQueue;
 //!
@@ -105,13 +111,39 @@ pub struct Attributes {
     pub nonblocking: bool,
 }
 
-/// Builds a [`MessageQueue`]: name, capacity, message size, mode, creation mode.
+/// Which way a handle uses its queue: the access mode it asks `mq_open` for,
+/// and so the permission it needs on the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Access {
+    /// Send and receive (`O_RDWR`): needs read and write permission.
+    #[default]
+    SendReceive,
+    /// Receive only (`O_RDONLY`): needs read permission, as a queue another
+    /// user made with mode `0644` grants.
+    Receive,
+    /// Send only (`O_WRONLY`): needs write permission, as mode `0622` grants.
+    Send,
+}
+
+impl Access {
+    fn oflag(self) -> i32 {
+        match self {
+            Access::SendReceive => libc::O_RDWR,
+            Access::Receive => libc::O_RDONLY,
+            Access::Send => libc::O_WRONLY,
+        }
+    }
+}
+
+/// Builds a [`MessageQueue`]: name, capacity, message size, mode, access,
+/// creation mode.
 #[derive(Debug, Clone)]
 pub struct Builder {
     name: String,
     capacity: Option<u64>,
     msgsize: Option<u64>,
     mode: u32,
+    access: Access,
 }
 
 impl Builder {
@@ -129,9 +161,20 @@ impl Builder {
         self
     }
 
-    /// Permission bits for a created queue (default `0o600`, owner only).
+    /// Permission bits for a created queue (default `0o600`, owner only),
+    /// given exactly: the umask does not narrow them (they are set again with
+    /// `fchmod` after `mq_open`). Only the lower nine bits count. Ignored when
+    /// opening.
     pub fn mode(mut self, mode: u32) -> Self {
         self.mode = mode & 0o777;
+        self
+    }
+
+    /// Whether the handle sends, receives or both (default
+    /// [`Access::SendReceive`]); a handle refuses the direction it was not
+    /// opened for with [`Error::InvalidArgument`].
+    pub fn access(mut self, access: Access) -> Self {
+        self.access = access;
         self
     }
 
@@ -139,15 +182,21 @@ impl Builder {
     /// drop) by the returned handle.
     ///
     /// # Errors
-    /// As [`Builder::build`] with [`CreationMode::CreateExclusive`].
+    /// As [`Builder::build`] with [`CreationMode::Create`].
+    ///
+    /// # References
+    /// [mq_open(3)](https://man7.org/linux/man-pages/man3/mq_open.3.html)
     pub fn create(self) -> Result<MessageQueue> {
-        self.build(CreationMode::CreateExclusive)
+        self.build(CreationMode::Create)
     }
 
     /// `mq_open`—opens an existing queue; the handle never unlinks it.
     ///
     /// # Errors
     /// As [`Builder::build`] with [`CreationMode::Open`].
+    ///
+    /// # References
+    /// [mq_open(3)](https://man7.org/linux/man-pages/man3/mq_open.3.html)
     pub fn open(self) -> Result<MessageQueue> {
         self.build(CreationMode::Open)
     }
@@ -157,12 +206,15 @@ impl Builder {
     ///
     /// # Errors
     /// As [`Builder::build`] with [`CreationMode::OpenOrCreate`].
+    ///
+    /// # References
+    /// [mq_open(3)](https://man7.org/linux/man-pages/man3/mq_open.3.html)
     pub fn open_or_create(self) -> Result<MessageQueue> {
         self.build(CreationMode::OpenOrCreate)
     }
 
-    /// `mq_open`—creates or opens the queue as `creation` says, read-write,
-    /// close-on-exec.
+    /// `mq_open`—creates or opens the queue as `creation` says, for the
+    /// [`Access`] asked for (default read-write), close-on-exec.
     ///
     /// # Errors
     /// - [`Error::InvalidName`]: the name breaks the POSIX name rules.
@@ -175,7 +227,8 @@ impl Builder {
     ///   holding `queues_max` queues (`ENOSPC`).
     /// - [`Error::AlreadyExists`] / [`Error::NotFound`]: as the creation mode
     ///   says.
-    /// - [`Error::PermissionDenied`]: the queue's mode refuses the caller.
+    /// - [`Error::PermissionDenied`]: the queue's mode refuses the caller the
+    ///   access asked for.
     ///
     /// # References
     /// [mq_open(3)](https://man7.org/linux/man-pages/man3/mq_open.3.html)
@@ -187,10 +240,10 @@ impl Builder {
             name: self.name.clone(),
             reason: "a POSIX IPC name cannot contain a NUL byte".into(),
         })?;
-        let base = libc::O_RDWR | libc::O_CLOEXEC;
+        let base = self.access.oflag() | libc::O_CLOEXEC;
         let (fd, owner) = match creation {
             CreationMode::Open => (open(&cname, base, &object)?, false),
-            CreationMode::CreateExclusive => (self.create_fd(&cname, base, &object)?, true),
+            CreationMode::Create => (self.create_fd(&cname, base, &object)?, true),
             CreationMode::OpenOrCreate => loop {
                 match self.create_fd(&cname, base, &object) {
                     Ok(fd) => break (fd, true),
@@ -211,6 +264,7 @@ impl Builder {
             name: cname,
             object,
             owner,
+            access: self.access,
             capacity: attr.maxmsg as usize,
             msgsize: attr.msgsize as usize,
         })
@@ -233,7 +287,7 @@ impl Builder {
                 return Err(rlimit_exceeded(object, charge, max, false));
             }
         }
-        sys::mq_open(
+        let fd = sys::mq_open(
             cname,
             base | libc::O_CREAT | libc::O_EXCL,
             self.mode,
@@ -260,7 +314,14 @@ impl Builder {
                 .err()
                 .unwrap_or_else(|| Error::os(object, "mq_open", e)),
             _ => Error::os(object, "mq_open", e),
-        })
+        })?;
+        // mq_open narrows the mode by the umask; the mode asked for is the
+        // mode the queue gets.
+        if let Err(e) = rustix::fs::fchmod(&fd, rustix::fs::Mode::from_raw_mode(self.mode)) {
+            let _ = sys::mq_unlink(cname);
+            return Err(Error::os(object, "fchmod", e));
+        }
+        Ok(fd)
     }
 }
 
@@ -420,6 +481,7 @@ pub struct MessageQueue {
     owner: bool,
     capacity: usize,
     msgsize: usize,
+    access: Access,
 }
 
 impl MessageQueue {
@@ -431,6 +493,7 @@ impl MessageQueue {
             capacity: None,
             msgsize: None,
             mode: 0o600,
+            access: Access::SendReceive,
         }
     }
 
@@ -484,7 +547,8 @@ impl MessageQueue {
     ///
     /// # Errors
     /// - [`Error::MessageTooLarge`]: `data` is over the queue's `mq_msgsize`.
-    /// - [`Error::InvalidArgument`]: `prio` is [`MQ_PRIO_MAX`] or more.
+    /// - [`Error::InvalidArgument`]: `prio` is [`MQ_PRIO_MAX`] or more, or
+    ///   the handle was opened with [`Access::Receive`].
     ///
     /// # References
     /// [mq_send(3)](https://man7.org/linux/man-pages/man3/mq_send.3.html)
@@ -498,6 +562,9 @@ impl MessageQueue {
     /// # Errors
     /// [`Error::Full`] when the queue is full (nothing was sent); else as
     /// [`send`](MessageQueue::send).
+    ///
+    /// # References
+    /// [mq_send(3)](https://man7.org/linux/man-pages/man3/mq_send.3.html)
     pub fn try_send(&self, data: &[u8], prio: u32) -> Result<()> {
         self.send_deadline(data, prio, Deadline::now())
     }
@@ -519,6 +586,7 @@ impl MessageQueue {
     }
 
     fn send_deadline(&self, data: &[u8], prio: u32, deadline: Deadline) -> Result<()> {
+        self.check_access(Access::Send)?;
         if data.len() > self.msgsize {
             return Err(Error::MessageTooLarge {
                 object: self.object.clone(),
@@ -549,6 +617,22 @@ impl MessageQueue {
         }
     }
 
+    /// Refuses a direction the handle was not opened for (the kernel would
+    /// answer a bare `EBADF`).
+    fn check_access(&self, wanted: Access) -> Result<()> {
+        if self.access == Access::SendReceive || self.access == wanted {
+            return Ok(());
+        }
+        let (opened, verb) = match self.access {
+            Access::Receive => ("receiving only (Access::Receive)", "send"),
+            _ => ("sending only (Access::Send)", "receive"),
+        };
+        Err(Error::InvalidArgument {
+            object: self.object.clone(),
+            reason: format!("cannot {verb}: the handle was opened for {opened}"),
+        })
+    }
+
     fn expired(&self, deadline: Deadline, waiting_for: &str, sending: bool) -> Error {
         let object = self.object.clone();
         if deadline.timeout() == Duration::ZERO {
@@ -573,7 +657,9 @@ impl MessageQueue {
     /// # Errors
     /// [`Error::BufferTooSmall`] when `buf` is smaller than the queue's
     /// `mq_msgsize` (the kernel refuses such buffers whatever the next
-    /// message's size; checked before the call, nothing is dequeued).
+    /// message's size; checked before the call, nothing is dequeued);
+    /// [`Error::InvalidArgument`] when the handle was opened with
+    /// [`Access::Send`].
     ///
     /// # References
     /// [mq_receive(3)](https://man7.org/linux/man-pages/man3/mq_receive.3.html)
@@ -588,6 +674,9 @@ impl MessageQueue {
     /// # Errors
     /// [`Error::Empty`] when the queue is empty; else as
     /// [`recv`](MessageQueue::recv).
+    ///
+    /// # References
+    /// [mq_receive(3)](https://man7.org/linux/man-pages/man3/mq_receive.3.html)
     pub fn try_recv(&self, buf: &mut [u8]) -> Result<(usize, u32)> {
         self.recv_deadline(buf, Deadline::now())
     }
@@ -611,6 +700,9 @@ impl MessageQueue {
     ///
     /// # Errors
     /// As [`recv_timeout`](MessageQueue::recv_timeout).
+    ///
+    /// # References
+    /// [mq_receive(3)](https://man7.org/linux/man-pages/man3/mq_receive.3.html)
     pub fn recv_vec(&self, timeout: Option<Duration>) -> Result<(Vec<u8>, u32)> {
         let mut buf = vec![0u8; self.msgsize];
         let (len, prio) = self.recv_deadline(&mut buf, Deadline::after(timeout))?;
@@ -619,6 +711,7 @@ impl MessageQueue {
     }
 
     fn recv_deadline(&self, buf: &mut [u8], deadline: Deadline) -> Result<(usize, u32)> {
+        self.check_access(Access::Receive)?;
         if buf.len() < self.msgsize {
             return Err(Error::BufferTooSmall {
                 object: self.object.clone(),
@@ -663,6 +756,9 @@ impl MessageQueue {
     /// # Errors
     /// [`Error::InvalidName`] for a bad name; else as
     /// [`unlink`](MessageQueue::unlink).
+    ///
+    /// # References
+    /// [mq_unlink(3)](https://man7.org/linux/man-pages/man3/mq_unlink.3.html)
     pub fn unlink_name(name: &str) -> Result<()> {
         validate_posix_name(name)?;
         let object = format!("POSIX message queue {name}");

@@ -275,15 +275,21 @@ impl Builder {
     /// by the returned handle.
     ///
     /// # Errors
-    /// As [`Builder::build`] with [`CreationMode::CreateExclusive`].
+    /// As [`Builder::build`] with [`CreationMode::Create`].
+    ///
+    /// # References
+    /// [msgget(2)](https://man7.org/linux/man-pages/man2/msgget.2.html)
     pub fn create(self) -> Result<MessageQueue> {
-        self.build(CreationMode::CreateExclusive)
+        self.build(CreationMode::Create)
     }
 
     /// `msgget(key, 0)`—opens an existing queue; the handle never removes it.
     ///
     /// # Errors
     /// As [`Builder::build`] with [`CreationMode::Open`].
+    ///
+    /// # References
+    /// [msgget(2)](https://man7.org/linux/man-pages/man2/msgget.2.html)
     pub fn open(self) -> Result<MessageQueue> {
         self.build(CreationMode::Open)
     }
@@ -292,6 +298,9 @@ impl Builder {
     ///
     /// # Errors
     /// As [`Builder::build`] with [`CreationMode::OpenOrCreate`].
+    ///
+    /// # References
+    /// [msgget(2)](https://man7.org/linux/man-pages/man2/msgget.2.html)
     pub fn open_or_create(self) -> Result<MessageQueue> {
         self.build(CreationMode::OpenOrCreate)
     }
@@ -316,7 +325,7 @@ impl Builder {
         let object = describe(key, None);
         let create_flags = libc::IPC_CREAT | libc::IPC_EXCL | self.mode as i32;
         let (id, owner) = match creation {
-            CreationMode::CreateExclusive => (msgget(key, create_flags, &object)?, true),
+            CreationMode::Create => (msgget(key, create_flags, &object)?, true),
             CreationMode::Open => {
                 if key.is_private() {
                     return Err(Error::InvalidArgument {
@@ -420,6 +429,9 @@ impl MessageQueue {
     /// # Errors
     /// [`Error::Removed`] when no queue has this id (it is checked with
     /// `IPC_STAT`); [`Error::PermissionDenied`] when the caller may not read it.
+    ///
+    /// # References
+    /// [msgctl(2)](https://man7.org/linux/man-pages/man2/msgctl.2.html)
     pub fn open_id(id: i32) -> Result<MessageQueue> {
         let object = format!("System V message queue id {id}");
         let st = sys::msgctl_stat(id).map_err(|e| map_ctl(&object, "msgctl(IPC_STAT)", e))?;
@@ -486,6 +498,9 @@ impl MessageQueue {
     /// # Errors
     /// [`Error::Full`] when the queue has no room (nothing was sent); else as
     /// [`send`](MessageQueue::send).
+    ///
+    /// # References
+    /// [msgop(2)](https://man7.org/linux/man-pages/man2/msgop.2.html)
     pub fn try_send(&self, mtype: i64, data: &[u8]) -> Result<()> {
         self.send_deadline(mtype, data, Deadline::now())
     }
@@ -496,6 +511,9 @@ impl MessageQueue {
     /// # Errors
     /// [`Error::TimedOut`] when there was no room in time (nothing was sent);
     /// else as [`send`](MessageQueue::send).
+    ///
+    /// # References
+    /// [msgop(2)](https://man7.org/linux/man-pages/man2/msgop.2.html)
     pub fn send_timeout(&self, mtype: i64, data: &[u8], timeout: Duration) -> Result<()> {
         self.send_deadline(mtype, data, Deadline::after(Some(timeout)))
     }
@@ -643,6 +661,9 @@ impl MessageQueue {
     /// # Errors
     /// [`Error::Empty`] when no message matches; else as
     /// [`recv`](MessageQueue::recv).
+    ///
+    /// # References
+    /// [msgop(2)](https://man7.org/linux/man-pages/man2/msgop.2.html)
     pub fn try_recv(&self, selector: TypeSelector, buf: &mut [u8]) -> Result<Received> {
         self.recv_deadline(selector, buf, Deadline::now(), 0)
     }
@@ -654,6 +675,9 @@ impl MessageQueue {
     /// # Errors
     /// [`Error::TimedOut`] when no message matched in time; else as
     /// [`recv`](MessageQueue::recv).
+    ///
+    /// # References
+    /// [msgop(2)](https://man7.org/linux/man-pages/man2/msgop.2.html)
     pub fn recv_timeout(
         &self,
         selector: TypeSelector,
@@ -671,6 +695,9 @@ impl MessageQueue {
     /// # Errors
     /// As [`recv_timeout`](MessageQueue::recv_timeout), without
     /// [`Error::BufferTooSmall`].
+    ///
+    /// # References
+    /// [msgop(2)](https://man7.org/linux/man-pages/man2/msgop.2.html)
     pub fn recv_truncate(
         &self,
         selector: TypeSelector,
@@ -687,6 +714,9 @@ impl MessageQueue {
     /// # Errors
     /// As [`recv_timeout`](MessageQueue::recv_timeout) (`timeout` `None`
     /// waits without limit).
+    ///
+    /// # References
+    /// [msgop(2)](https://man7.org/linux/man-pages/man2/msgop.2.html)
     pub fn recv_vec(
         &self,
         selector: TypeSelector,
@@ -703,6 +733,9 @@ impl MessageQueue {
     ///
     /// # Errors
     /// As [`send`](MessageQueue::send).
+    ///
+    /// # References
+    /// [msgop(2)](https://man7.org/linux/man-pages/man2/msgop.2.html)
     #[doc(alias = "msgsnd")]
     pub fn send_buf(&self, msg: &MsgBuf) -> Result<()> {
         self.send_buf_deadline(msg, Deadline::NEVER)
@@ -712,6 +745,9 @@ impl MessageQueue {
     ///
     /// # Errors
     /// As [`try_send`](MessageQueue::try_send).
+    ///
+    /// # References
+    /// [msgop(2)](https://man7.org/linux/man-pages/man2/msgop.2.html)
     pub fn try_send_buf(&self, msg: &MsgBuf) -> Result<()> {
         self.send_buf_deadline(msg, Deadline::now())
     }
@@ -720,6 +756,9 @@ impl MessageQueue {
     ///
     /// # Errors
     /// As [`send_timeout`](MessageQueue::send_timeout).
+    ///
+    /// # References
+    /// [msgop(2)](https://man7.org/linux/man-pages/man2/msgop.2.html)
     pub fn send_buf_timeout(&self, msg: &MsgBuf, timeout: Duration) -> Result<()> {
         self.send_buf_deadline(msg, Deadline::after(Some(timeout)))
     }
@@ -736,6 +775,9 @@ impl MessageQueue {
     /// # Errors
     /// As [`recv`](MessageQueue::recv); a message longer than the buffer's
     /// capacity is [`Error::BufferTooSmall`] and stays queued.
+    ///
+    /// # References
+    /// [msgop(2)](https://man7.org/linux/man-pages/man2/msgop.2.html)
     #[doc(alias = "msgrcv")]
     pub fn recv_buf(&self, selector: TypeSelector, msg: &mut MsgBuf) -> Result<()> {
         self.recv_buf_deadline(selector, msg, Deadline::NEVER)
@@ -745,6 +787,9 @@ impl MessageQueue {
     ///
     /// # Errors
     /// As [`try_recv`](MessageQueue::try_recv).
+    ///
+    /// # References
+    /// [msgop(2)](https://man7.org/linux/man-pages/man2/msgop.2.html)
     pub fn try_recv_buf(&self, selector: TypeSelector, msg: &mut MsgBuf) -> Result<()> {
         self.recv_buf_deadline(selector, msg, Deadline::now())
     }
@@ -753,6 +798,9 @@ impl MessageQueue {
     ///
     /// # Errors
     /// As [`recv_timeout`](MessageQueue::recv_timeout).
+    ///
+    /// # References
+    /// [msgop(2)](https://man7.org/linux/man-pages/man2/msgop.2.html)
     pub fn recv_buf_timeout(
         &self,
         selector: TypeSelector,
@@ -918,6 +966,9 @@ impl MessageQueue {
     /// - [`Error::PermissionDenied`]: the caller neither owns nor created the
     ///   queue.
     /// - [`Error::Removed`]: the queue is gone.
+    ///
+    /// # References
+    /// [msgctl(2)](https://man7.org/linux/man-pages/man2/msgctl.2.html)
     #[doc(alias = "msg_qbytes")]
     pub fn set_max_bytes(&self, bytes: u64) -> Result<()> {
         if bytes == 0 {
@@ -947,6 +998,9 @@ impl MessageQueue {
     /// # Errors
     /// [`Error::PermissionDenied`] for other callers; [`Error::Removed`] when
     /// it is gone already.
+    ///
+    /// # References
+    /// [msgctl(2)](https://man7.org/linux/man-pages/man2/msgctl.2.html)
     #[doc(alias = "IPC_RMID")]
     pub fn remove(mut self) -> Result<()> {
         self.owner = false;

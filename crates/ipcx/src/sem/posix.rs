@@ -175,11 +175,16 @@ impl NamedSemaphoreBuilder {
         self.build(CreationMode::Create)
     }
 
-    /// `sem_open`—opens an existing semaphore; never unlinks it.
+    /// `sem_open`—opens an existing semaphore; never unlinks it. The file
+    /// behind it (`/dev/shm/sem.NAME`) is checked first: glibc would map a
+    /// too-short file and fault with `SIGBUS` on the first operation. (A
+    /// process that can write the file could still truncate it afterwards.)
     ///
     /// # Errors
     /// [`Error::InvalidName`] as for create; [`Error::NotFound`];
-    /// [`Error::PermissionDenied`].
+    /// [`Error::PermissionDenied`]; [`Error::InvalidSize`] when the file is
+    /// shorter than a `sem_t`; [`Error::InvalidArgument`] when it is a
+    /// symlink or not a regular file.
     ///
     /// # References
     /// [sem_open(3)](https://man7.org/linux/man-pages/man3/sem_open.3.html)
@@ -269,6 +274,7 @@ impl NamedSemaphoreBuilder {
     }
 
     fn do_open(&self) -> Result<NamedSemaphore> {
+        check_sem_file(&self.name)?;
         let sem = sys::NamedSem::open(&self.name, 0, 0, 0)
             .map_err(|e| Error::os(describe(&self.name), "sem_open", e))?;
         Ok(NamedSemaphore {
@@ -278,6 +284,39 @@ impl NamedSemaphoreBuilder {
             identity: None,
         })
     }
+}
+
+/// Checks the file behind an existing named semaphore before `sem_open`
+/// maps it: glibc maps `sizeof(sem_t)` bytes of whatever file it finds
+/// without checking its size, so a shorter file (one made with `touch`, or
+/// truncated) would fault with `SIGBUS` on the first operation.
+fn check_sem_file(name: &str) -> Result<()> {
+    let path = sem_path(name);
+    let object = describe(name);
+    let st = match rustix::fs::lstat(&path) {
+        Ok(st) => st,
+        // Absent: sem_open reports it (NotFound).
+        Err(rustix::io::Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(Error::os(&object, "lstat", e)),
+    };
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(Error::InvalidArgument {
+            object,
+            reason: format!("{path} is not a regular file (ipcx never follows symlinks)"),
+        });
+    }
+    let size = st.st_size as u64;
+    if size < sys::SEM_T_SIZE as u64 {
+        return Err(Error::InvalidSize {
+            object,
+            expected: format!(
+                "at least {} bytes (sizeof(sem_t)) in {path}",
+                sys::SEM_T_SIZE
+            ),
+            actual: size,
+        });
+    }
+    Ok(())
 }
 
 fn sem_path(name: &str) -> String {

@@ -285,8 +285,14 @@ impl SemaphoreSetBuilder {
         }
         // Mark the set initialised: a semop that changes nothing sets
         // sem_otime, which openers racing with this creation wait for.
-        sys::semop(id, [(0, 1, 0), (0, -1, 0)].into_iter(), Deadline::now())
-            .map_err(|e| set.err("semop", e))?;
+        // (Down then up when semaphore 0 starts at SEM_VALUE_MAX, where
+        // up first would be ERANGE.)
+        let marker = if values[0] == SEM_VALUE_MAX {
+            [(0, -1, 0), (0, 1, 0)]
+        } else {
+            [(0, 1, 0), (0, -1, 0)]
+        };
+        sys::semop(id, marker.into_iter(), Deadline::now()).map_err(|e| set.err("semop", e))?;
         Ok(set)
     }
 
@@ -616,15 +622,43 @@ impl SemaphoreSet {
         match sys::semop(self.id, raw, deadline) {
             Ok(sys::OpOutcome::Done) => Ok(true),
             Ok(sys::OpOutcome::WouldBlock) => Ok(false),
-            Err(e) if e.raw_os_error() == Some(libc::ERANGE) => Err(Error::LimitExceeded {
-                object: self.object(),
-                what: "semaphore value after the operation".into(),
-                requested: SEM_VALUE_MAX as u64 + 1,
-                limit: "SEM_VALUE_MAX".into(),
-                max: SEM_VALUE_MAX as u64,
-                source_path: SEMVMX_SOURCE.into(),
-            }),
+            Err(e) if e.raw_os_error() == Some(libc::ERANGE) => Err(self.range_error(ops)),
             Err(e) => Err(self.err("semop", e)),
+        }
+    }
+
+    /// Explains `ERANGE` from `semop`: either a value would pass
+    /// [`SEM_VALUE_MAX`], or this process's `SEM_UNDO` adjustment for a
+    /// semaphore would pass `SEMAEM` (also 32767).
+    fn range_error(&self, ops: &[SemOp]) -> Error {
+        let mut nums: Vec<u16> = ops.iter().map(|op| op.num).collect();
+        nums.sort_unstable();
+        nums.dedup();
+        for num in nums {
+            let sum: i64 = ops
+                .iter()
+                .filter(|op| op.num == num)
+                .map(|op| i64::from(op.delta))
+                .sum();
+            let value = sys::getval(self.id, i32::from(num)).map_or(0, i64::from);
+            if value + sum > i64::from(SEM_VALUE_MAX) {
+                return Error::LimitExceeded {
+                    object: self.object(),
+                    what: format!("value of semaphore {num} after the operation"),
+                    requested: (value + sum) as u64,
+                    limit: "SEM_VALUE_MAX".into(),
+                    max: SEM_VALUE_MAX as u64,
+                    source_path: SEMVMX_SOURCE.into(),
+                };
+            }
+        }
+        Error::LimitExceeded {
+            object: self.object(),
+            what: "this process's SEM_UNDO adjustment (semadj) after the operation".into(),
+            requested: SEM_VALUE_MAX as u64 + 1,
+            limit: "SEMAEM".into(),
+            max: SEM_VALUE_MAX as u64,
+            source_path: "kernel constant SEMAEM, include/uapi/linux/sem.h".into(),
         }
     }
 
@@ -635,7 +669,8 @@ impl SemaphoreSet {
     /// - [`Error::Removed`]: the set was removed, also while waiting (`EIDRM`).
     /// - [`Error::InvalidArgument`]: no operations or an index out of range.
     /// - [`Error::LimitExceeded`]: more operations than SEMOPM, or a result
-    ///   over [`SEM_VALUE_MAX`] (`ERANGE`).
+    ///   over [`SEM_VALUE_MAX`], or a `SEM_UNDO` adjustment over `SEMAEM`
+    ///   (32767) (`ERANGE`; the error says which).
     ///
     /// # References
     /// [semop(2)](https://man7.org/linux/man-pages/man2/semop.2.html)

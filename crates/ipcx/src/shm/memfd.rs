@@ -135,7 +135,9 @@ impl Memfd {
     /// - [`Error::InvalidArgument`]: a size of 0, or a name with a NUL byte
     ///   or over 249 bytes.
     /// - [`Error::LimitExceeded`]: `size` is over the memory the machine has
-    ///   left for it (`MemAvailable + SwapFree` in `/proc/meminfo`), checked
+    ///   left for it (`MemAvailable + SwapFree` in `/proc/meminfo`, minus a
+    ///   reserve of `MemTotal`/8, at least 256 MiB, for every other process:
+    ///   [`crate::limits::shared_memory_available`]), checked
     ///   before reserving: a memfd is bounded by nothing else, and reserving
     ///   it would drive the machine into the out-of-memory killer.
     /// - [`Error::NoSpace`]: the kernel refused the reservation (`fallocate`).
@@ -232,7 +234,9 @@ impl Memfd {
     ///
     /// # Errors
     /// [`Error::PermissionDenied`] when `F_SEAL_SEAL` is already set;
-    /// [`Error::Io`] (`EBUSY`) when another process still maps it writable.
+    /// [`Error::InvalidArgument`] (`EBUSY`) when adding [`Seals::WRITE`]
+    /// while another handle or process still maps it writable (this handle
+    /// then stays writable).
     ///
     /// # References
     /// [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html)
@@ -245,8 +249,15 @@ impl Memfd {
         if remap {
             self.map = None;
         }
-        let sealed = sys::add_seals(&self.fd, seals.bits())
-            .map_err(|e| Error::os(&object, "fcntl(F_ADD_SEALS)", e));
+        let sealed = sys::add_seals(&self.fd, seals.bits()).map_err(|e| {
+            match e.raw_os_error() {
+                Some(libc::EBUSY) => Error::InvalidArgument {
+                    object: object.clone(),
+                    reason: "F_SEAL_WRITE needs every shared writable mapping gone, and another handle or process still maps it writable (EBUSY)".into(),
+                },
+                _ => Error::os(&object, "fcntl(F_ADD_SEALS)", e),
+            }
+        });
         if remap {
             let writable = sealed.is_err();
             self.map = Some(

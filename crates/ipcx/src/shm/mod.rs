@@ -47,18 +47,7 @@ pub mod memfd;
 pub mod posix;
 pub mod sysv;
 
-/// How a builder reaches a named object (iceoryx2 style).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CreationMode {
-    /// Create a new object; fail with [`Error::AlreadyExists`] if the name or
-    /// key is taken (`O_EXCL` / `IPC_EXCL`). The caller becomes its owner.
-    Create,
-    /// Open an existing object; fail with [`Error::NotFound`] if there is none.
-    /// The caller never removes it.
-    Open,
-    /// Open the object if it exists, else create it (and own it).
-    OpenOrCreate,
-}
+pub use crate::CreationMode;
 
 /// Plain data that may be copied in and out of shared memory.
 ///

@@ -118,7 +118,9 @@ impl SegmentBuilder {
     /// - [`Error::NoSpace`]: `/dev/shm` cannot hold the size (checked with
     ///   `statvfs` before creating, then by `fallocate`).
     /// - [`Error::LimitExceeded`]: the size is over the memory the machine has
-    ///   left for it (`MemAvailable + SwapFree` in `/proc/meminfo`).
+    ///   left for it (`MemAvailable + SwapFree` in `/proc/meminfo`, minus a
+    ///   reserve of `MemTotal`/8, at least 256 MiB, for every other process:
+    ///   [`crate::limits::shared_memory_available`]).
     /// - [`Error::PermissionDenied`]: `/dev/shm` refuses the creation.
     ///
     /// # References

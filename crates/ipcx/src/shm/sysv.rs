@@ -22,7 +22,9 @@
 //!
 //! # Checks before the call
 //! - A size over `/proc/sys/kernel/shmmax` is [`Error::LimitExceeded`]
-//!   naming that file (the kernel would answer a bare `EINVAL`).
+//!   naming that file (the kernel would answer a bare `EINVAL`); so is a
+//!   size over the memory the machine has left
+//!   ([`crate::limits::shared_memory_available`]).
 //! - Opening with a size different from the segment's real size (read with
 //!   `IPC_STAT` after `shmget`) is [`Error::InvalidSize`].
 //! - Key 0 is `IPC_PRIVATE`: only [`Key::PRIVATE`] asks for it, and it can
@@ -116,7 +118,10 @@ impl SegmentBuilder {
     /// # Errors
     /// - [`Error::InvalidArgument`]: no size, size 0, mode over 0o777.
     /// - [`Error::LimitExceeded`]: size over `shmmax`
-    ///   (`/proc/sys/kernel/shmmax`).
+    ///   (`/proc/sys/kernel/shmmax`), or over the memory the machine has
+    ///   left for it ([`crate::limits::shared_memory_available`]; `shmget`
+    ///   reserves nothing, so such a segment would run the machine into the
+    ///   out-of-memory killer as it is filled).
     /// - [`Error::AlreadyExists`]: a segment with this key exists.
     /// - [`Error::NoSpace`]: `shmall` or `shmmni` is exhausted (`ENOSPC`).
     ///
@@ -205,6 +210,9 @@ impl SegmentBuilder {
                 reason: "a read-only segment can only be opened, not created".into(),
             });
         }
+        // shmget reserves nothing, but a segment the machine cannot hold
+        // runs it into the out-of-memory killer as it is filled.
+        crate::limits::check_shared_memory_size(&object, size as u64)?;
         let flags = libc::IPC_CREAT | libc::IPC_EXCL | self.mode as i32;
         let id = sys::shmget(self.key.raw(), size, flags).map_err(|e| map_get_err(&object, e))?;
         let object = describe(self.key, Some(id));

@@ -55,7 +55,7 @@ fn rc(code: libc::c_int) -> io::Result<()> {
     }
 }
 
-/// Initialises a robust, process-shared mutex at `offset`.
+/// Initialises a robust, process-shared, error-checking mutex at `offset`.
 pub(crate) fn mutex_init(r: Region<'_>, offset: usize) -> io::Result<()> {
     let m = mutex_at(&r, offset);
     // SAFETY: an all-zero pthread_mutexattr_t is valid storage for init.
@@ -72,6 +72,14 @@ pub(crate) fn mutex_init(r: Region<'_>, offset: usize) -> io::Result<()> {
             rc(libc::pthread_mutexattr_setrobust(
                 &mut attr,
                 libc::PTHREAD_MUTEX_ROBUST,
+            ))
+        })
+        // Error-checking: a thread locking a mutex it already holds gets
+        // EDEADLK instead of waiting for itself for ever.
+        .and_then(|()| {
+            rc(libc::pthread_mutexattr_settype(
+                &mut attr,
+                libc::PTHREAD_MUTEX_ERRORCHECK,
             ))
         })
         // `m` is in bounds, aligned and writable in a live shared mapping.

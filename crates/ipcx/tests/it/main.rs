@@ -1,11 +1,15 @@
 //! Integration tests of the ipcx library: one module per family, plus interop
 //! with the seed's C programs.
 
+mod channel;
 mod child;
+mod fifo;
 mod memfd;
 mod mq_common;
 mod mq_posix;
 mod mq_sysv;
+mod pipe;
+mod ring;
 mod sem_posix;
 mod sem_sysv;
 mod shm_posix;
@@ -16,6 +20,3 @@ mod socket_inet;
 mod socket_unix;
 mod sync;
 mod util;
-
-mod fifo;
-mod pipe;

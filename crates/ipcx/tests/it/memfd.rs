@@ -81,3 +81,18 @@ fn a_size_beyond_the_machines_memory_is_refused_before_reserving() {
         "{err}"
     );
 }
+
+#[test]
+fn a_write_seal_while_another_mapping_is_writable_is_a_typed_error() {
+    let mut seg = Memfd::create("it-busy", 4096).unwrap();
+    let other = Memfd::from_fd(seg.try_clone_fd().unwrap(), None, Seals::NONE).unwrap();
+    let err = seg.seal(Seals::WRITE).unwrap_err();
+    assert!(matches!(&err, Error::InvalidArgument { .. }), "{err}");
+    assert!(err.to_string().contains("EBUSY"), "{err}");
+    // Nothing changed: both handles still write.
+    seg.write_bytes(0, b"a").unwrap();
+    other.write_bytes(1, b"b").unwrap();
+    drop(other);
+    seg.seal(Seals::WRITE).unwrap();
+    assert!(seg.is_read_only());
+}

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ipcx::deadline::{poll_fd, Deadline};
-use ipcx::mq::posix::{queue_charge, MessageQueue, HARD_MSGMAX, HARD_MSGSIZEMAX};
+use ipcx::mq::posix::{queue_charge, Access, MessageQueue, HARD_MSGMAX, HARD_MSGSIZEMAX};
 use ipcx::mq::{has_cap_sys_resource, CreationMode};
 use ipcx::Error;
 use rustix::event::PollFlags;
@@ -417,4 +417,37 @@ fn hundred_thousand_messages_between_two_processes() {
     assert!(saw_one && saw_max);
     assert!(child.0.wait().unwrap().success());
     assert_eq!(q.attributes().unwrap().messages, 0);
+}
+
+#[test]
+fn receive_only_and_send_only_handles_refuse_the_other_direction() {
+    let name = name("ipcx-it-access");
+    let q = MessageQueue::builder(&name)
+        .capacity(2)
+        .msgsize(16)
+        .create()
+        .unwrap();
+    let rx = MessageQueue::builder(&name)
+        .access(Access::Receive)
+        .open()
+        .unwrap();
+    let tx = MessageQueue::builder(&name)
+        .access(Access::Send)
+        .open()
+        .unwrap();
+    let err = rx.try_send(b"x", 0).unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidArgument { ref reason, .. } if reason.contains("receiving only")),
+        "{err}"
+    );
+    let mut buf = [0u8; 16];
+    let err = tx.try_recv(&mut buf).unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidArgument { ref reason, .. } if reason.contains("sending only")),
+        "{err}"
+    );
+    tx.send(b"hi", 3).unwrap();
+    assert_eq!(rx.try_recv(&mut buf).unwrap(), (2, 3));
+    assert_eq!(&buf[..2], b"hi");
+    drop(q);
 }

@@ -196,3 +196,30 @@ fn signals_neither_cut_a_timed_wait_short_nor_break_a_blocking_one() {
     sem.post().unwrap();
     assert!(waiter.join().unwrap().is_ok());
 }
+
+#[test]
+fn a_semaphore_file_shorter_than_a_sem_t_is_refused_not_a_sigbus() {
+    // glibc maps sizeof(sem_t) bytes of whatever file it finds; an empty
+    // /dev/shm/sem.NAME used to fault with SIGBUS on the first operation.
+    let name = sem_name("short");
+    let _cleanup = UnlinkSem(name.clone());
+    std::fs::File::create(sem_file(&name)).unwrap();
+    let err = NamedSemaphore::builder(&name).open().unwrap_err();
+    assert!(matches!(err, Error::InvalidSize { actual: 0, .. }), "{err}");
+    let err = NamedSemaphore::builder(&name).open_or_create().unwrap_err();
+    assert!(matches!(err, Error::InvalidSize { actual: 0, .. }), "{err}");
+    assert!(sem_file(&name).exists(), "a refused opener leaves the file");
+}
+
+#[test]
+fn a_name_of_251_bytes_works_and_252_is_an_invalid_name() {
+    let base = sem_name("len");
+    let name = format!("{base}{}", "x".repeat(252 - base.len()));
+    assert_eq!(name.len() - 1, 251);
+    let sem = NamedSemaphore::builder(&name).value(1).create().unwrap();
+    let _cleanup = UnlinkSem(name.clone());
+    assert!(sem.try_wait().unwrap());
+    let longer = format!("{name}y");
+    let err = NamedSemaphore::builder(&longer).create().unwrap_err();
+    assert!(matches!(err, Error::InvalidName { .. }), "{err}");
+}

@@ -262,3 +262,37 @@ fn operation_lists_are_checked_against_semopm_and_long_lists_work() {
     assert!(err.to_string().contains("/proc/sys/kernel/sem"), "{err}");
     assert!(matches!(set.op(&[]), Err(Error::InvalidArgument { .. })));
 }
+
+#[test]
+fn erange_names_sem_value_max_or_semaem_whichever_was_passed() {
+    let set = private_set(&[SEM_VALUE_MAX, 0]);
+    let err = set.op(&[SemOp::post(0)]).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::LimitExceeded {
+                requested: 32768,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("SEM_VALUE_MAX"), "{err}");
+    // Take 32767 with SEM_UNDO (adjustment +32767, the most SEMAEM allows),
+    // refill without undo, then one more undo-take passes SEMAEM.
+    set.op(&[SemOp::add(0, -32767)]).unwrap();
+    set.op(&[SemOp::add(0, 32767).no_undo()]).unwrap();
+    let err = set.op(&[SemOp::wait(0)]).unwrap_err();
+    assert!(matches!(&err, Error::LimitExceeded { .. }), "{err}");
+    assert!(err.to_string().contains("SEMAEM"), "{err}");
+    assert_eq!(set.get(0).unwrap(), SEM_VALUE_MAX, "nothing was applied");
+}
+
+#[test]
+fn a_set_can_be_created_with_sem_value_max() {
+    // The creation marker (a semop that changes nothing) used to add 1
+    // first, which is ERANGE at SEM_VALUE_MAX.
+    let set = private_set(&[SEM_VALUE_MAX]);
+    assert_eq!(set.get(0).unwrap(), SEM_VALUE_MAX);
+    assert_ne!(set.stat().unwrap().last_op_time, 0);
+}

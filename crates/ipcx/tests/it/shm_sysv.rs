@@ -74,6 +74,27 @@ fn a_segment_bigger_than_shmmax_is_limit_exceeded_naming_the_file() {
 }
 
 #[test]
+fn a_segment_bigger_than_the_memory_left_is_refused_before_shmget() {
+    // 1 PiB: under shmmax's default, over any machine's memory. shmget would
+    // reserve nothing, but filling such a segment runs the machine out of
+    // memory; the size is refused first.
+    let size: u64 = 1 << 50;
+    let shmmax: u64 = std::fs::read_to_string("/proc/sys/kernel/shmmax")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let err = Segment::builder(Key::PRIVATE)
+        .size(size as usize)
+        .create()
+        .unwrap_err();
+    assert!(matches!(err, Error::LimitExceeded { .. }), "{err}");
+    if shmmax >= size {
+        assert!(err.to_string().contains("/proc/meminfo"), "{err}");
+    }
+}
+
+#[test]
 fn key_zero_when_a_shared_key_was_meant_is_an_error() {
     assert!(matches!(
         Key::from_raw(0),
