@@ -23,6 +23,9 @@
 //! - A client that fails for any reason but hanging up is logged on stderr
 //!   at once; when the server stops, it exits 1 if any client failed.
 //!
+//! A socket file the server binds is removed when it stops, also when
+//! `SIGINT`, `SIGTERM` or `SIGHUP` ends it (exit status 128 + N).
+//!
 //! The bound address is printed on stdout as one line (`listening on
 //! ENDPOINT`, with the real port when port 0 was asked for).
 
@@ -42,7 +45,7 @@ use ipcx::socket::PeerCred;
 use ipcx::{Endpoint, Error};
 
 use crate::cli::ServeArgs;
-use crate::transport::socket::{host_port, resolve, unix_addr};
+use crate::transport::socket::{bind_unix, host_port, resolve, unix_addr};
 
 /// Most client threads alive at once.
 pub const MAX_CLIENTS: usize = 1024;
@@ -148,7 +151,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
             kind: UnixKind::Stream,
             path,
         } => {
-            let l = UnixListener::bind(&unix_addr(path)?).context(what.clone())?;
+            let (_cleanup, l) =
+                bind_unix(&unix_addr(path)?, UnixListener::bind).context(what.clone())?;
             announce(&format!("unix:{}", l.local_addr()));
             accept_loop(
                 &args,
@@ -163,7 +167,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
             kind: UnixKind::SeqPacket,
             path,
         } => {
-            let l = UnixSeqPacketListener::bind(&unix_addr(path)?).context(what.clone())?;
+            let (_cleanup, l) =
+                bind_unix(&unix_addr(path)?, UnixSeqPacketListener::bind).context(what.clone())?;
             announce(&format!("unix-seqpacket:{}", l.local_addr()));
             accept_loop(
                 &args,
@@ -178,7 +183,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
             kind: UnixKind::Datagram,
             path,
         } => {
-            let s = UnixDatagram::bind(&unix_addr(path)?).context(what.clone())?;
+            let (_cleanup, s) =
+                bind_unix(&unix_addr(path)?, UnixDatagram::bind).context(what.clone())?;
             announce(&format!("unix-dgram:{}", s.local_addr().expect("bound")));
             serve_unix_dgram(&s, &args, &mode, &what)
         }

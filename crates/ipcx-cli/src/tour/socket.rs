@@ -143,8 +143,12 @@ fn fd_scenario(r: &mut Reporter) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A directory only this user can enter, removed with its contents on drop.
-struct PrivateDir(std::path::PathBuf);
+/// A directory only this user can enter, removed with its contents on drop,
+/// and also when a signal ends the tour.
+struct PrivateDir {
+    path: std::path::PathBuf,
+    _cleanup: crate::cleanup::Guard,
+}
 
 impl PrivateDir {
     fn new() -> anyhow::Result<PrivateDir> {
@@ -156,21 +160,29 @@ impl PrivateDir {
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         ));
+        let mut section = crate::cleanup::creating();
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&path)
             .with_context(|| format!("creating {}", path.display()))?;
-        Ok(PrivateDir(path))
+        let doomed = path.clone();
+        let guard = section.on_signal(move || {
+            let _ = std::fs::remove_dir_all(&doomed);
+        });
+        Ok(PrivateDir {
+            path,
+            _cleanup: guard,
+        })
     }
 
     fn path(&self) -> &std::path::Path {
-        &self.0
+        &self.path
     }
 }
 
 impl Drop for PrivateDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        let _ = std::fs::remove_dir_all(&self.path);
     }
 }
 

@@ -13,9 +13,13 @@
 //!   after each with `--lines`) until `--count` messages or the peer closes
 //!   (seqpacket). `recv` on `unix-dgram:` and `udp:` binds the address.
 //! - `--timeout` bounds connecting, accepting and every wait for data.
+//! - `--count 0` is refused before anything is bound or connected.
+//! - A socket file this command binds is removed when it is done, also when
+//!   `SIGINT`, `SIGTERM` or `SIGHUP` ends it (see [`crate::cleanup`]).
 
 use std::io::{self, Read, Write};
 use std::net::ToSocketAddrs;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -29,16 +33,19 @@ use ipcx::socket::unix::{
 use ipcx::{Endpoint, Error};
 use rustix::net::Shutdown;
 
+use crate::cleanup;
 use crate::cli::{RecvArgs, SendArgs};
 
 /// A connected byte stream (Unix or TCP).
-pub trait Stream {
+pub trait Stream: Send + Sync {
     /// Sends all of `buf`.
     fn send_all(&self, buf: &[u8]) -> ipcx::Result<()>;
     /// Receives some bytes; 0 at end of stream.
     fn recv(&self, buf: &mut [u8]) -> ipcx::Result<usize>;
     /// Half-closes the sending side.
     fn shutdown_write(&self) -> ipcx::Result<()>;
+    /// Shuts down both directions (wakes a blocked receive with end of stream).
+    fn shutdown_both(&self) -> ipcx::Result<()>;
     /// Bounds every blocking receive and send.
     fn set_timeouts(&self, t: Option<Duration>) -> ipcx::Result<()>;
 }
@@ -52,6 +59,9 @@ impl Stream for UnixStream {
     }
     fn shutdown_write(&self) -> ipcx::Result<()> {
         self.shutdown(Shutdown::Write)
+    }
+    fn shutdown_both(&self) -> ipcx::Result<()> {
+        self.shutdown(Shutdown::Both)
     }
     fn set_timeouts(&self, t: Option<Duration>) -> ipcx::Result<()> {
         self.set_read_timeout(t)?;
@@ -68,6 +78,9 @@ impl Stream for TcpStream {
     }
     fn shutdown_write(&self) -> ipcx::Result<()> {
         self.shutdown(Shutdown::Write)
+    }
+    fn shutdown_both(&self) -> ipcx::Result<()> {
+        self.shutdown(Shutdown::Both)
     }
     fn set_timeouts(&self, t: Option<Duration>) -> ipcx::Result<()> {
         self.set_read_timeout(t)?;
@@ -157,6 +170,19 @@ pub fn unix_addr(path: &UnixPath) -> anyhow::Result<UnixAddr> {
     Ok(UnixAddr::from_endpoint(path)?)
 }
 
+/// Binds a Unix socket with `bind`, and registers the removal of its socket
+/// file (for a path address) should a signal end the command while the
+/// returned guard lives. Bind the guard first, so it outlives the socket.
+pub fn bind_unix<T>(
+    addr: &UnixAddr,
+    bind: impl FnOnce(&UnixAddr) -> ipcx::Result<T>,
+) -> ipcx::Result<(Option<cleanup::Guard>, T)> {
+    let mut section = cleanup::creating();
+    let sock = bind(addr)?;
+    let guard = addr.as_path().map(|p| section.remove_path_on_signal(p));
+    Ok((guard, sock))
+}
+
 /// `host:port` for std's resolver (IPv6 hosts in brackets).
 pub fn host_port(host: &str, port: u16) -> String {
     if host.contains(':') {
@@ -193,7 +219,7 @@ fn open_stream(
         } => {
             let addr = unix_addr(path)?;
             if listen {
-                let l = UnixListener::bind(&addr)?;
+                let (_cleanup, l) = bind_unix(&addr, UnixListener::bind)?;
                 Box::new(accept_unix(&l, timeout)?)
             } else {
                 Box::new(match timeout {
@@ -220,21 +246,23 @@ fn open_stream(
     Ok(s)
 }
 
-/// Opens a message endpoint for sending or receiving.
+/// Opens a message endpoint for sending or receiving; the guard (bind it
+/// first) removes a bound datagram socket's file on a signal.
 fn open_messages(
     endpoint: &Endpoint,
     receiving: bool,
     listen: bool,
     timeout: Option<Duration>,
-) -> anyhow::Result<Box<dyn Messages>> {
-    Ok(match endpoint {
+) -> anyhow::Result<(Option<cleanup::Guard>, Box<dyn Messages>)> {
+    let mut guard = None;
+    let sock: Box<dyn Messages> = match endpoint {
         Endpoint::Unix {
             kind: UnixKind::SeqPacket,
             path,
         } => {
             let addr = unix_addr(path)?;
             if listen {
-                let l = UnixSeqPacketListener::bind(&addr)?;
+                let (_cleanup, l) = bind_unix(&addr, UnixSeqPacketListener::bind)?;
                 let s = match timeout {
                     Some(t) => l.accept_timeout(t)?,
                     None => l.accept()?,
@@ -256,7 +284,9 @@ fn open_messages(
         } => {
             let addr = unix_addr(path)?;
             if receiving {
-                Box::new(UnixDatagram::bind(&addr)?)
+                let (g, s) = bind_unix(&addr, UnixDatagram::bind)?;
+                guard = g;
+                Box::new(s)
             } else {
                 let s = UnixDatagram::unbound()?;
                 s.connect(&addr)?;
@@ -272,7 +302,8 @@ fn open_messages(
             }
         }
         _ => unreachable!("open_messages is called for message endpoints"),
-    })
+    };
+    Ok((guard, sock))
 }
 
 fn is_stream(endpoint: &Endpoint) -> bool {
@@ -330,29 +361,44 @@ fn outgoing_messages(args: &SendArgs) -> anyhow::Result<Vec<Vec<u8>>> {
 /// Sends stdin or `--message` to the endpoint.
 pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
     let what = format!("ipcx send {endpoint}");
+    if args.count == Some(0) {
+        anyhow::bail!("{what}: --count 0 would send nothing; give N of 1 or more");
+    }
     if is_stream(endpoint) {
         let s = open_stream(endpoint, args.listen, args.timeout).context(what.clone())?;
-        if let Some(m) = &args.message {
-            let msg = pad(m.as_bytes().to_vec(), args.pad);
-            for _ in 0..args.count.unwrap_or(1) {
-                s.send_all(&msg).context(what.clone())?;
+        let s = s.as_ref();
+        // Print the peer's answer while sending: a peer that answers as it
+        // reads (an echo server) would otherwise fill both socket buffers
+        // and wait for us forever. Whichever side fails shuts the socket
+        // down, so the other one ends too.
+        let sending = AtomicBool::new(true);
+        let (sent, printed) = std::thread::scope(|scope| {
+            let printer = scope.spawn(|| {
+                let printed = copy_to_stdout(s, None, &sending);
+                if printed.is_err() {
+                    let _ = s.shutdown_both();
+                }
+                printed
+            });
+            let sent = send_input(s, args);
+            sending.store(false, Ordering::Release);
+            match &sent {
+                Ok(()) => {
+                    let _ = s.shutdown_write();
+                }
+                Err(_) => {
+                    let _ = s.shutdown_both();
+                }
             }
-        } else {
-            let mut stdin = io::stdin().lock();
-            let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                let n = match stdin.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e).context("reading stdin"),
-                };
-                s.send_all(&buf[..n]).context(what.clone())?;
-            }
-        }
-        // Half-close, then print the peer's answer (if any) until it closes.
-        let _ = s.shutdown_write();
-        copy_to_stdout(s.as_ref(), None).context(what)?;
+            let printed = printer
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (sent, printed)
+        });
+        // A failed print (a closed stdout included) explains a send that
+        // failed after it.
+        printed.context(what.clone())?;
+        sent.context(what)?;
         return Ok(());
     }
     if args.listen
@@ -367,15 +413,40 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
         anyhow::bail!("{what}: --listen is for stream and seqpacket endpoints");
     }
     let messages = outgoing_messages(args)?;
-    let sock = open_messages(endpoint, false, args.listen, args.timeout).context(what.clone())?;
+    let (_cleanup, sock) =
+        open_messages(endpoint, false, args.listen, args.timeout).context(what.clone())?;
     for m in &messages {
         sock.send_msg(m).context(what.clone())?;
     }
     Ok(())
 }
 
-/// Copies a stream to stdout until end of stream or `limit` bytes.
-fn copy_to_stdout(s: &dyn Stream, limit: Option<u64>) -> anyhow::Result<u64> {
+/// Sends `--message` (`--count` times) or all of stdin on a stream.
+fn send_input(s: &dyn Stream, args: &SendArgs) -> anyhow::Result<()> {
+    if let Some(m) = &args.message {
+        let msg = pad(m.as_bytes().to_vec(), args.pad);
+        for _ in 0..args.count.unwrap_or(1) {
+            s.send_all(&msg)?;
+        }
+        return Ok(());
+    }
+    let mut stdin = io::stdin().lock();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match stdin.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).context("reading stdin"),
+        };
+        s.send_all(&buf[..n])?;
+    }
+}
+
+/// Copies a stream to stdout until end of stream or `limit` bytes. While
+/// `waiting` is set (the other direction is still sending), a receive
+/// timeout is not an error: the peer may answer only once it has it all.
+fn copy_to_stdout(s: &dyn Stream, limit: Option<u64>, waiting: &AtomicBool) -> anyhow::Result<u64> {
     let mut out = io::stdout().lock();
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0u64;
@@ -385,7 +456,10 @@ fn copy_to_stdout(s: &dyn Stream, limit: Option<u64>) -> anyhow::Result<u64> {
             Some(l) => ((l - total) as usize).min(buf.len()),
             None => buf.len(),
         };
-        let n = s.recv(&mut buf[..want])?;
+        let n = match s.recv(&mut buf[..want]) {
+            Err(Error::TimedOut { .. }) if waiting.load(Ordering::Acquire) => continue,
+            other => other?,
+        };
         if n == 0 {
             break;
         }
@@ -399,9 +473,14 @@ fn copy_to_stdout(s: &dyn Stream, limit: Option<u64>) -> anyhow::Result<u64> {
 /// Receives from the endpoint to stdout.
 pub fn recv(endpoint: &Endpoint, args: &RecvArgs) -> anyhow::Result<()> {
     let what = format!("ipcx recv {endpoint}");
+    // Checked before binding or connecting: accepting a client only to hang
+    // up on it would throw away what it sent.
+    if args.count == Some(0) {
+        anyhow::bail!("{what}: --count 0 would receive nothing; give N of 1 or more");
+    }
     if is_stream(endpoint) {
         let s = open_stream(endpoint, !args.connect, args.timeout).context(what.clone())?;
-        copy_to_stdout(s.as_ref(), args.count).context(what)?;
+        copy_to_stdout(s.as_ref(), args.count, &AtomicBool::new(false)).context(what)?;
         return Ok(());
     }
     let seqpacket = matches!(
@@ -414,7 +493,7 @@ pub fn recv(endpoint: &Endpoint, args: &RecvArgs) -> anyhow::Result<()> {
     if args.connect && !seqpacket {
         anyhow::bail!("{what}: --connect is for stream and seqpacket endpoints");
     }
-    let sock = open_messages(endpoint, true, seqpacket && !args.connect, args.timeout)
+    let (_cleanup, sock) = open_messages(endpoint, true, seqpacket && !args.connect, args.timeout)
         .context(what.clone())?;
     let mut buf = vec![0u8; 64 * 1024];
     let mut out = io::stdout().lock();

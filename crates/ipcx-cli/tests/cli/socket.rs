@@ -1027,3 +1027,122 @@ fn send_listens_and_recv_connects_when_asked() {
         assert!(status.success(), "{endpoint}: {err}");
     }
 }
+
+// ------------------------------------------------------------ review fixes
+
+#[test]
+fn a_destination_port_0_is_refused_for_tcp_and_udp() {
+    for scheme in ["tcp", "udp"] {
+        let err = one_line_error(&["send", &format!("{scheme}:127.0.0.1:0"), "-m", "x"], b"");
+        assert!(err.contains("port 0 names no peer"), "{err}");
+    }
+}
+
+#[test]
+fn connecting_to_a_directory_says_it_is_not_a_socket() {
+    let dir = tmp();
+    for scheme in ["unix", "unix-dgram", "unix-seqpacket"] {
+        let err = one_line_error(
+            &[
+                "send",
+                &format!("{scheme}:{}", dir.path().display()),
+                "-m",
+                "x",
+            ],
+            b"",
+        );
+        assert!(err.contains("holds a directory, not a socket"), "{err}");
+        assert!(!err.contains("stale"), "{err}");
+    }
+}
+
+/// Waits (watchdog) for `child` to exit after `kill -s signal`; returns
+/// its status.
+fn signal_and_wait(bg: &mut Bg, signal: &str) -> std::process::ExitStatus {
+    let pid = bg.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-s", signal, &pid])
+        .status()
+        .unwrap()
+        .success());
+    let start = Instant::now();
+    loop {
+        if let Some(s) = bg.child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "ipcx did not exit after SIG{signal}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_signal_removes_the_socket_file_serve_or_recv_bound() {
+    let dir = tmp();
+    let cases: [(&str, &str, &str, i32); 5] = [
+        ("serve", "unix", "TERM", 143),
+        ("serve", "unix-seqpacket", "INT", 130),
+        ("serve", "unix-dgram", "HUP", 129),
+        ("recv", "unix", "INT", 130),
+        ("recv", "unix-dgram", "TERM", 143),
+    ];
+    for (i, (cmd, scheme, signal, code)) in cases.into_iter().enumerate() {
+        let path = dir.path().join(format!("{i}.sock"));
+        let endpoint = format!("{scheme}:{}", path.display());
+        let mut args = vec![cmd, endpoint.as_str()];
+        if cmd == "serve" {
+            args.push("--echo");
+        }
+        let mut bg = Bg::spawn(ipcx_std().args(&args), "ipcx");
+        if scheme == "unix-dgram" {
+            wait_until("the datagram socket file", || path.exists());
+        } else {
+            wait_socket_file(&path);
+        }
+        let status = signal_and_wait(&mut bg, signal);
+        assert_eq!(status.code(), Some(code), "{args:?} SIG{signal}");
+        assert!(!path.exists(), "{args:?} left {} behind", path.display());
+    }
+}
+
+#[test]
+fn count_0_is_refused_before_binding_or_connecting() {
+    let dir = tmp();
+    let path = dir.path().join("c.sock");
+    for scheme in ["unix", "unix-dgram", "unix-seqpacket"] {
+        let endpoint = format!("{scheme}:{}", path.display());
+        let err = one_line_error(&["recv", &endpoint, "--count", "0"], b"");
+        assert!(err.contains("--count 0"), "{err}");
+        assert!(!path.exists());
+        let err = one_line_error(&["send", &endpoint, "-m", "x", "--count", "0"], b"");
+        assert!(err.contains("--count 0"), "{err}");
+    }
+}
+
+/// 8 MiB through an echo server: far more than both socket buffers, so a
+/// sender that read the echo only after sending everything would wait for
+/// the server forever (the watchdog would end the test).
+#[test]
+fn send_to_an_echo_server_streams_more_than_the_socket_buffers_hold() {
+    let dir = tmp();
+    let data = payload(8 << 20);
+    let unix = format!("unix:{}", dir.path().join("echo.sock").display());
+    for endpoint in [unix, "tcp:127.0.0.1:0".to_owned()] {
+        let (server, endpoint) = serve(&[&endpoint, "--echo"]);
+        let out = ipcx()
+            .args(["send", &endpoint, "--timeout", "20s"])
+            .write_stdin(data.clone())
+            .timeout(WAIT)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{endpoint}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.stdout == data, "{endpoint}: the echo differs");
+        drop(server);
+    }
+}

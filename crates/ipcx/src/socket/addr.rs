@@ -57,6 +57,8 @@ pub const MAX_ABSTRACT_LEN: usize = SUN_PATH_LEN - 1;
 const SUN_PATH_LIMIT: &str = "sun_path: 108 bytes including the terminating NUL, see unix(7)";
 
 /// A Unix socket address: a file-system path or an abstract name.
+#[doc(alias = "sockaddr_un")]
+#[doc(alias = "sun_path")]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum UnixAddr {
     /// A socket file at this path (at most [`MAX_PATH_LEN`] bytes).

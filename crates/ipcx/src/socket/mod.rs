@@ -170,6 +170,18 @@ pub(crate) fn wait_ready(fd: BorrowedFd<'_>, dir: Dir, wait: Wait, object: &str)
     }
 }
 
+/// Refuses port 0 as a destination: it names no peer (TCP would report a
+/// refused connection, UDP would send into nowhere without an error).
+pub(crate) fn check_destination(to: &std::net::SocketAddr, object: &str) -> Result<()> {
+    if to.port() == 0 {
+        return Err(Error::InvalidArgument {
+            object: object.to_owned(),
+            reason: "port 0 names no peer; a destination port is 1 to 65535".into(),
+        });
+    }
+    Ok(())
+}
+
 /// Maps a send error: a gone peer is `Disconnected`, an oversized datagram
 /// `MessageTooLarge`.
 pub(crate) fn send_error(

@@ -255,7 +255,8 @@ impl TcpStream {
     /// accepts, and turns on `TCP_NODELAY`. The socket is close-on-exec.
     ///
     /// # Errors
-    /// - [`Error::InvalidArgument`] for an address that does not resolve.
+    /// - [`Error::InvalidArgument`] for an address that does not resolve,
+    ///   or port 0 (it names no peer).
     /// - [`Error::Disconnected`] when nobody listens (`ECONNREFUSED`).
     /// - [`Error::Io`] otherwise (unreachable network, …).
     ///
@@ -264,6 +265,7 @@ impl TcpStream {
     pub fn connect(addr: impl ToSocketAddrs + std::fmt::Debug) -> Result<TcpStream> {
         let mut last = None;
         for a in resolve(addr)? {
+            super::check_destination(&a, &describe(&a.to_string()))?;
             match std::net::TcpStream::connect(a) {
                 Ok(s) => return TcpStream::from_std(s, a),
                 Err(e) => last = Some(connect_error(&describe(&a.to_string()), e)),
@@ -283,6 +285,7 @@ impl TcpStream {
     ) -> Result<TcpStream> {
         let mut last = None;
         for a in resolve(addr)? {
+            super::check_destination(&a, &describe(&a.to_string()))?;
             match std::net::TcpStream::connect_timeout(&a, timeout) {
                 Ok(s) => return TcpStream::from_std(s, a),
                 Err(e) => {
@@ -403,6 +406,7 @@ impl TcpStream {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a zero duration.
+    #[doc(alias = "SO_RCVTIMEO")]
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> Result<()> {
         super::set_timeout(self.inner.as_fd(), super::Dir::Recv, timeout, &self.object)
     }
@@ -411,6 +415,7 @@ impl TcpStream {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a zero duration.
+    #[doc(alias = "SO_SNDTIMEO")]
     pub fn set_write_timeout(&self, timeout: Option<Duration>) -> Result<()> {
         super::set_timeout(self.inner.as_fd(), super::Dir::Send, timeout, &self.object)
     }

@@ -125,8 +125,10 @@ impl UdpSocket {
     /// `connect`—sets the default destination.
     ///
     /// # Errors
-    /// [`Error::Io`] if `connect(2)` fails.
+    /// - [`Error::InvalidArgument`] for port 0 (it names no peer).
+    /// - [`Error::Io`] if `connect(2)` fails.
     pub fn connect(&mut self, addr: SocketAddr) -> Result<()> {
+        super::check_destination(&addr, &format!("udp socket {addr}"))?;
         self.inner
             .connect(addr)
             .map_err(|e| Error::os(format!("udp socket {addr}"), "connect", e))?;
@@ -170,8 +172,9 @@ impl UdpSocket {
                 reason: "send needs a connected socket; use send_to".into(),
             });
         };
-        self.check(msg, &dest)?;
         let object = format!("udp socket {dest}");
+        super::check_destination(&dest, &object)?;
+        self.check(msg, &dest)?;
         let fd = self.inner.as_fd();
         loop {
             let mut flags = SendFlags::NOSIGNAL;
@@ -205,6 +208,7 @@ impl UdpSocket {
     /// # Errors
     /// - [`Error::MessageTooLarge`] over 65,507 (IPv4) / 65,527 (IPv6)
     ///   bytes, before the system call.
+    /// - [`Error::InvalidArgument`] for port 0 (it names no peer).
     /// - [`Error::Disconnected`] when an earlier datagram was refused
     ///   (`ECONNREFUSED` from an ICMP port-unreachable).
     ///

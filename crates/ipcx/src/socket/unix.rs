@@ -234,12 +234,20 @@ fn file_kind(meta: &std::fs::Metadata) -> &'static str {
     }
 }
 
-fn connect_error(object: &str, e: Errno) -> Error {
+fn connect_error(object: &str, addr: &UnixAddr, e: Errno) -> Error {
     match e {
-        Errno::CONNREFUSED => Error::Disconnected {
-            object: object.to_owned(),
-            reason: "nobody is listening (connect: connection refused; the socket file is stale)"
-                .into(),
+        // A directory or other non-socket file also answers ECONNREFUSED.
+        Errno::CONNREFUSED => match addr.as_path().map(std::fs::symlink_metadata) {
+            Some(Ok(meta)) if !meta.file_type().is_socket() => Error::InvalidArgument {
+                object: object.to_owned(),
+                reason: format!("the path holds a {}, not a socket", file_kind(&meta)),
+            },
+            _ => Error::Disconnected {
+                object: object.to_owned(),
+                reason:
+                    "nobody is listening (connect: connection refused; the socket file is stale)"
+                        .into(),
+            },
         },
         Errno::PROTOTYPE => Error::InvalidArgument {
             object: object.to_owned(),
@@ -288,7 +296,7 @@ fn connect(ty: SocketType, addr: &UnixAddr, wait: Wait) -> Result<OwnedFd> {
                     std::thread::sleep(Duration::from_millis(1));
                 }
             },
-            Err(e) => return Err(connect_error(&object, e)),
+            Err(e) => return Err(connect_error(&object, addr, e)),
         }
     }
     if !blocking {
@@ -499,7 +507,8 @@ macro_rules! connected_common {
             ///   address, before any system call.
             /// - [`Error::NotFound`] when no socket exists at the path.
             /// - [`Error::Disconnected`] when nobody listens (a stale file).
-            /// - [`Error::InvalidArgument`] for a socket of another type.
+            /// - [`Error::InvalidArgument`] for a socket of another type, or a
+            ///   path that holds no socket (a directory, a regular file).
             /// - [`Error::PermissionDenied`], or [`Error::Io`] otherwise.
             ///
             /// # References
@@ -577,6 +586,7 @@ macro_rules! connected_common {
             ///
             /// # Errors
             /// [`Error::InvalidArgument`] for a zero duration.
+            #[doc(alias = "SO_RCVTIMEO")]
             pub fn set_read_timeout(&self, timeout: Option<Duration>) -> Result<()> {
                 super::set_timeout(self.fd.as_fd(), super::Dir::Recv, timeout, &self.object)
             }
@@ -586,6 +596,7 @@ macro_rules! connected_common {
             ///
             /// # Errors
             /// [`Error::InvalidArgument`] for a zero duration.
+            #[doc(alias = "SO_SNDTIMEO")]
             pub fn set_write_timeout(&self, timeout: Option<Duration>) -> Result<()> {
                 super::set_timeout(self.fd.as_fd(), super::Dir::Send, timeout, &self.object)
             }
@@ -725,6 +736,7 @@ impl UnixStream {
     /// # References
     /// [recvmsg(2)](https://man7.org/linux/man-pages/man2/recvmsg.2.html)
     #[doc(alias = "recvmsg")]
+    #[doc(alias = "SCM_RIGHTS")]
     pub fn recv_with_fds(&self, buf: &mut [u8], max_fds: usize) -> Result<RecvFds, RecvFdsError> {
         ancillary::recvmsg_fds(
             self.fd.as_fd(),
@@ -899,6 +911,7 @@ impl UnixSeqPacket {
     /// # Errors
     /// As [`UnixStream::recv_with_fds`], plus [`Error::BufferTooSmall`]
     /// (message left queued) when it is longer than `buf`.
+    #[doc(alias = "SCM_RIGHTS")]
     pub fn recv_with_fds(&self, buf: &mut [u8], max_fds: usize) -> Result<RecvFds, RecvFdsError> {
         ancillary::recvmsg_fds(
             self.fd.as_fd(),
@@ -982,7 +995,8 @@ impl UnixDatagram {
     ///
     /// # Errors
     /// [`Error::NotFound`] when no socket is at the path;
-    /// [`Error::Disconnected`] when nobody is bound there (a stale file).
+    /// [`Error::Disconnected`] when nobody is bound there (a stale file);
+    /// [`Error::InvalidArgument`] when the path holds no socket.
     pub fn connect(&self, addr: &UnixAddr) -> Result<()> {
         let sa = addr.to_sockaddr()?;
         let object = object_of(SocketType::DGRAM, addr);
@@ -990,7 +1004,7 @@ impl UnixDatagram {
             match rustix::net::connect(&self.fd, &sa) {
                 Ok(()) => return Ok(()),
                 Err(Errno::INTR) => {}
-                Err(e) => return Err(connect_error(&object, e)),
+                Err(e) => return Err(connect_error(&object, addr, e)),
             }
         }
     }
@@ -1074,9 +1088,12 @@ impl UnixDatagram {
                     })
                 }
                 Err(Errno::CONNREFUSED) => {
-                    return Err(Error::Disconnected {
-                        object,
-                        reason: "nobody is bound there (sendto: connection refused)".into(),
+                    return Err(match connect_error(&object, addr, Errno::CONNREFUSED) {
+                        e @ Error::InvalidArgument { .. } => e,
+                        _ => Error::Disconnected {
+                            object,
+                            reason: "nobody is bound there (sendto: connection refused)".into(),
+                        },
                     })
                 }
                 Err(e) => {
@@ -1096,7 +1113,8 @@ impl UnixDatagram {
     ///
     /// # Errors
     /// [`Error::NotFound`] (no socket at the path), [`Error::Disconnected`]
-    /// (nobody bound there), [`Error::MessageTooLarge`].
+    /// (nobody bound there), [`Error::InvalidArgument`] (the path holds no
+    /// socket), [`Error::MessageTooLarge`].
     ///
     /// # References
     /// [sendto(2)](https://man7.org/linux/man-pages/man2/sendto.2.html)
@@ -1206,6 +1224,7 @@ impl UnixDatagram {
     ///
     /// # Errors
     /// As [`UnixSeqPacket::recv_with_fds`].
+    #[doc(alias = "SCM_RIGHTS")]
     pub fn recv_with_fds(&self, buf: &mut [u8], max_fds: usize) -> Result<RecvFds, RecvFdsError> {
         ancillary::recvmsg_fds(
             self.fd.as_fd(),
@@ -1221,6 +1240,7 @@ impl UnixDatagram {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a zero duration.
+    #[doc(alias = "SO_RCVTIMEO")]
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> Result<()> {
         super::set_timeout(self.fd.as_fd(), super::Dir::Recv, timeout, &self.object)
     }

@@ -218,3 +218,23 @@ fn rlimit_receiver_child() {
     drop(filler);
     setrlimit(Resource::Nofile, old).unwrap();
 }
+
+#[test]
+fn zero_fds_carry_only_data_and_253_fds_arrive_whole() {
+    let (a, b) = UnixStream::pair().unwrap();
+    let (r, _w) = rustix::pipe::pipe().unwrap();
+    let mut buf = [0u8; 8];
+    assert_eq!(a.send_with_fds(b"none", &[]).unwrap(), 4);
+    let got = b.recv_with_fds(&mut buf, SCM_MAX_FD).unwrap();
+    assert_eq!((&buf[..got.len], got.fds.len()), (&b"none"[..], 0));
+
+    let max: Vec<BorrowedFd<'_>> = (0..SCM_MAX_FD).map(|_| r.as_fd()).collect();
+    assert_eq!(a.send_with_fds(b"max", &max).unwrap(), 3);
+    let got = b.recv_with_fds(&mut buf, SCM_MAX_FD).unwrap();
+    assert_eq!(&buf[..got.len], b"max");
+    assert_eq!(got.fds.len(), 253);
+    for fd in &got.fds {
+        let flags = rustix::io::fcntl_getfd(fd).unwrap();
+        assert!(flags.contains(rustix::io::FdFlags::CLOEXEC));
+    }
+}

@@ -209,12 +209,14 @@ pub fn wait_port_8080_free() {
     }
 }
 
-/// Waits until something listens on port 8080, read from /proc/net/tcp so
-/// that no probe connection steals the seed server's only accept.
-pub fn wait_listening_8080(child: &mut std::process::Child) {
+/// Waits until something listens on port 8080, read from the calling
+/// thread's /proc/thread-self/net/tcp (its network namespace, which may be
+/// a private one) so that no probe connection steals the seed server's only
+/// accept.
+fn wait_listening_8080(child: &mut std::process::Child) {
     let start = Instant::now();
     loop {
-        let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+        let table = std::fs::read_to_string("/proc/thread-self/net/tcp").unwrap_or_default();
         if table.lines().skip(1).any(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
             f.len() > 3 && f[1].ends_with(":1F90") && f[3] == "0A"
@@ -229,10 +231,54 @@ pub fn wait_listening_8080(child: &mut std::process::Child) {
     }
 }
 
-#[test]
-fn the_seed_tcp_server_greets_an_ipcx_client() {
-    let _lock = lock_port_8080();
-    wait_port_8080_free();
+/// A named network namespace, deleted on drop.
+struct Netns(String);
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+fn ip(args: &[&str]) -> bool {
+    Command::new("ip")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs `f` on a thread moved into a fresh network namespace (`setns` acts
+/// on the calling thread only): its own loopback and port 8080, with no
+/// other program's listener or TIME_WAIT to wait for; programs the thread
+/// starts inherit the namespace. `None` where the machine refuses.
+fn in_private_netns<R: Send>(f: impl FnOnce() -> R + Send) -> Option<R> {
+    let ns = Netns(crate::util::unique("ipcx-it-8080"));
+    if !ip(&["netns", "add", &ns.0]) {
+        std::mem::forget(ns);
+        return None;
+    }
+    if !ip(&["-n", &ns.0, "link", "set", "lo", "up"]) {
+        return None;
+    }
+    let handle = std::fs::File::open(format!("/run/netns/{}", ns.0)).ok()?;
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                rustix::thread::move_into_link_name_space(
+                    std::os::fd::AsFd::as_fd(&handle),
+                    Some(rustix::thread::LinkNameSpaceType::Network),
+                )
+                .ok()
+                .map(|()| f())
+            })
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
+fn seed_tcp_server_greets_an_ipcx_client() {
     let dir = tempfile::tempdir().unwrap();
     let server = crate::util::seed_c(dir.path(), "tcp_server");
     let mut child = Command::new(server).stdout(Stdio::null()).spawn().unwrap();
@@ -249,9 +295,21 @@ fn the_seed_tcp_server_greets_an_ipcx_client() {
     assert!(child.wait().unwrap().success());
 }
 
+/// In a private network namespace, so that it never waits for another
+/// program's use of port 8080 (the seed's server binds without
+/// SO_REUSEADDR); on this host's port under a lock where the machine has no
+/// network namespaces.
 #[test]
-fn the_seed_tcp_client_reads_an_ipcx_server() {
-    let _lock = lock_port_8080();
+fn the_seed_tcp_server_greets_an_ipcx_client() {
+    if in_private_netns(seed_tcp_server_greets_an_ipcx_client).is_none() {
+        eprintln!("note: no network namespace; using this host's port 8080");
+        let _lock = lock_port_8080();
+        wait_port_8080_free();
+        seed_tcp_server_greets_an_ipcx_client();
+    }
+}
+
+fn seed_tcp_client_reads_an_ipcx_server() {
     let dir = tempfile::tempdir().unwrap();
     let client = crate::util::seed_c(dir.path(), "tcp_client");
     // Another program may hold the port for a while: retry.
@@ -274,6 +332,16 @@ fn the_seed_tcp_client_reads_an_ipcx_server() {
     let out = child.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("Server says: Hello Client!"), "{text:?}");
+}
+
+/// In a private network namespace where the machine allows, as above.
+#[test]
+fn the_seed_tcp_client_reads_an_ipcx_server() {
+    if in_private_netns(seed_tcp_client_reads_an_ipcx_server).is_none() {
+        eprintln!("note: no network namespace; using this host's port 8080");
+        let _lock = lock_port_8080();
+        seed_tcp_client_reads_an_ipcx_server();
+    }
 }
 
 /// The built example programs (`cargo test` builds them beside `deps/`).
@@ -320,4 +388,26 @@ fn the_tcp_server_and_client_examples_talk_on_a_given_port() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn a_destination_port_0_is_invalid_argument_not_a_silent_send() {
+    for r in [
+        TcpStream::connect("127.0.0.1:0").map(drop),
+        TcpStream::connect_timeout("127.0.0.1:0", WAIT).map(drop),
+        UdpSocket::connect_to("127.0.0.1:0").map(drop),
+    ] {
+        match r {
+            Err(Error::InvalidArgument { reason, .. }) => {
+                assert!(reason.contains("port 0"), "{reason}")
+            }
+            other => panic!("expected InvalidArgument, got {other:?}"),
+        }
+    }
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let to: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    assert!(matches!(
+        s.send_to(b"x", to),
+        Err(Error::InvalidArgument { .. })
+    ));
 }

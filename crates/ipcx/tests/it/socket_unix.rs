@@ -455,3 +455,25 @@ fn read_and_write_traits_and_frames_work_over_a_stream() {
     (&b).read_to_string(&mut s).unwrap();
     assert_eq!(s, "plain bytes");
 }
+
+#[test]
+fn connecting_to_a_directory_is_invalid_argument_not_a_stale_socket() {
+    let dir = tmp();
+    let addr = UnixAddr::path(dir.path()).unwrap();
+    let errs = [
+        UnixStream::connect(&addr).map(drop).unwrap_err(),
+        UnixSeqPacket::connect_timeout(&addr, WAIT)
+            .map(drop)
+            .unwrap_err(),
+        UnixDatagram::unbound().unwrap().connect(&addr).unwrap_err(),
+        UnixDatagram::unbound()
+            .unwrap()
+            .send_to(b"x", &addr)
+            .unwrap_err(),
+    ];
+    for err in errs {
+        assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
+        assert!(err.to_string().contains("directory, not a socket"), "{err}");
+    }
+    assert!(dir.path().is_dir());
+}
