@@ -325,18 +325,33 @@ pub struct RingInfo {
 /// Holders are reported as recorded; check [`ProcessId::is_alive`] to tell a
 /// live holder from a dead one.
 ///
+/// The file is opened with `O_NOFOLLOW | O_NONBLOCK` and checked with
+/// `fstat` before anything is read: a FIFO, a device or a socket swapped in
+/// at `path` is `Ok(None)`, never a read that blocks.
+///
 /// # Errors
 /// [`Error::NotFound`], [`Error::PermissionDenied`] or [`Error::Io`] when the
-/// file cannot be opened or read (symbolic links are not followed).
+/// file cannot be opened or read (symbolic links are not followed: `ELOOP`
+/// is [`Error::Io`]).
+///
+/// # References
+/// [open(2)](https://man7.org/linux/man-pages/man2/open.2.html),
+/// [fstat(2)](https://man7.org/linux/man-pages/man2/fstat.2.html)
 pub fn inspect(path: &Path) -> Result<Option<RingInfo>> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let object = format!("ring {}", path.display());
     let mut file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
         .open(path)
         .map_err(|e| Error::os(&object, "open", e))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::os(&object, "fstat", e))?;
+    if !meta.file_type().is_file() {
+        return Ok(None);
+    }
     let mut buf = vec![0u8; layout::HEADER_SIZE];
     let mut got = 0;
     while got < buf.len() {

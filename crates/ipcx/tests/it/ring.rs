@@ -474,3 +474,24 @@ mod validator {
         }
     }
 }
+
+#[test]
+fn inspect_of_a_fifo_returns_none_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("ring");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    // Watchdog: before the fix, open() blocked until a writer came.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let path = fifo.clone();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(ring::inspect(&path));
+    });
+    let got = done_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("inspect blocked on a FIFO");
+    assert_eq!(got.unwrap(), None);
+}
