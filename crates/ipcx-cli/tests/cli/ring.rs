@@ -207,3 +207,16 @@ fn tour_shm_moves_a_million_ring_messages_between_processes() {
                 .and(predicate::str::contains("messages/s")),
         );
 }
+
+#[test]
+fn a_capacity_over_64_mib_is_refused_and_nothing_is_created() {
+    let (name, _g) = ring_name();
+    ipcx()
+        .args(["recv", &format!("shm:{name}?capacity=67108865"), "--create"])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .failure()
+        .code(1)
+        .stderr(predicate::str::contains("67108864").and(predicate::str::starts_with("ipcx: ")));
+    assert!(!std::path::Path::new(&format!("/dev/shm{name}")).exists());
+}

@@ -82,6 +82,11 @@ use region::Region;
 /// Default data capacity of a ring, in bytes (64 KiB).
 pub const DEFAULT_CAPACITY: usize = 64 * 1024;
 
+/// Largest data capacity of a ring, in bytes (64 MiB); a larger request is
+/// [`Error::LimitExceeded`] before anything is created. The whole capacity
+/// is reserved in memory when the ring is made.
+pub const MAX_CAPACITY: usize = layout::MAX_CAPACITY as usize;
+
 /// Bytes of the ring header before the data area.
 pub const HEADER_SIZE: usize = layout::HEADER_SIZE;
 
@@ -117,8 +122,9 @@ pub struct RingBuilder {
 }
 
 impl RingBuilder {
-    /// Data capacity in bytes, rounded up to a power of two, at least 64
-    /// (default [`DEFAULT_CAPACITY`]). Used only when creating.
+    /// Data capacity in bytes, rounded up to a power of two, at least 64,
+    /// at most [`MAX_CAPACITY`] (default [`DEFAULT_CAPACITY`]). Used only
+    /// when creating.
     pub fn capacity(mut self, bytes: usize) -> Self {
         self.capacity = bytes;
         self
@@ -142,7 +148,7 @@ impl RingBuilder {
     /// # Errors
     /// [`Error::InvalidName`] for a bad POSIX name; [`Error::AlreadyExists`]
     /// when the name is taken; [`Error::LimitExceeded`] for a capacity over
-    /// 16 GiB; [`Error::NoSpace`] when `/dev/shm` is full;
+    /// [`MAX_CAPACITY`] (checked before anything is created or allocated); [`Error::NoSpace`] when `/dev/shm` is full;
     /// [`Error::PermissionDenied`] and [`Error::Io`] for other failures.
     ///
     /// # References
@@ -210,7 +216,8 @@ impl Ring {
     /// opens it with [`from_fd`](Self::from_fd).
     ///
     /// # Errors
-    /// [`Error::LimitExceeded`] for a capacity over 16 GiB;
+    /// [`Error::LimitExceeded`] for a capacity over [`MAX_CAPACITY`]
+    /// (checked before anything is created or allocated);
     /// [`Error::NoSpace`] when memory is short; [`Error::Io`] otherwise.
     ///
     /// # References

@@ -74,7 +74,7 @@ pub(crate) fn normalize_capacity(object: &str, requested: u64) -> Result<u64> {
             requested,
             limit: "ipcx ring maximum capacity".into(),
             max: MAX_CAPACITY,
-            source_path: "ipcx::ring (16 GiB)".into(),
+            source_path: "ipcx::ring::MAX_CAPACITY (64 MiB)".into(),
         }),
     }
 }

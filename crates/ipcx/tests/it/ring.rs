@@ -476,6 +476,25 @@ mod validator {
 }
 
 #[test]
+fn a_capacity_over_64_mib_is_limit_exceeded_and_creates_nothing() {
+    let (name, _guard) = shm_name("ipcx-ring-huge");
+    for huge in [ring::MAX_CAPACITY + 1, 1 << 40, usize::MAX] {
+        match Ring::builder(&name).capacity(huge).create() {
+            Err(Error::LimitExceeded { max, .. }) => assert_eq!(max, 64 << 20),
+            other => panic!("capacity {huge}: {other:?}"),
+        }
+        assert!(!std::path::Path::new(&format!("/dev/shm{name}")).exists());
+        assert!(matches!(
+            Ring::anonymous(huge),
+            Err(Error::LimitExceeded { .. })
+        ));
+    }
+    // The largest allowed capacity itself is accepted (memfd: freed at once).
+    let ring = Ring::anonymous(ring::MAX_CAPACITY).unwrap();
+    assert_eq!(ring.capacity(), ring::MAX_CAPACITY);
+}
+
+#[test]
 fn inspect_of_a_fifo_returns_none_without_blocking() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("ring");
