@@ -66,7 +66,9 @@ impl Consumer {
             tail_cache: head,
             capacity,
             wait,
-            last_check: Instant::now(),
+            // Due at once: the first operation checks that the peer holding
+            // the other slot still lives (it may have died before we came).
+            last_check: wait::check_due_now(),
         };
         if head % super::layout::ALIGN != 0 {
             return Err(Error::Corrupted {

@@ -66,7 +66,9 @@ impl Producer {
             head_cache: head,
             capacity,
             wait,
-            last_check: Instant::now(),
+            // Due at once: the first operation checks that the peer holding
+            // the other slot still lives (it may have died before we came).
+            last_check: wait::check_due_now(),
         };
         index::used(head, tail, capacity).map_err(|v| producer.corrupted(v))?;
         Ok(producer)

@@ -118,6 +118,12 @@ fn child_process_entry_point() {
             let _rx = ring.consumer().unwrap();
             std::thread::sleep(Duration::from_secs(600));
         }
+        // Holds the producer side and blocks forever: hold-producer:NAME
+        "hold-producer" => {
+            let ring = Ring::builder(parts[1]).open().unwrap();
+            let _tx = ring.producer().unwrap();
+            std::thread::sleep(Duration::from_secs(600));
+        }
         other => panic!("unknown child role {other}"),
     }
     std::process::exit(0);
@@ -513,4 +519,58 @@ fn inspect_of_a_fifo_returns_none_without_blocking() {
         .recv_timeout(Duration::from_secs(10))
         .expect("inspect blocked on a FIFO");
     assert_eq!(got.unwrap(), None);
+}
+
+/// Starts a child holding one side of the ring `name` (role `consumer` or
+/// `hold-producer`), waits until its claim shows, then kills it (`SIGKILL`).
+fn kill_9_a_holder(name: &str, role: &str) {
+    let mut child = spawn_child(&format!("{role}:{name}"));
+    let path = format!("/dev/shm{name}");
+    let started = Instant::now();
+    loop {
+        let info = ring::inspect(std::path::Path::new(&path)).unwrap().unwrap();
+        let held = if role == "consumer" {
+            info.consumer
+        } else {
+            info.producer
+        };
+        if held.is_some_and(|p| p.start_time != 0) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "watchdog");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+}
+
+#[test]
+fn a_fresh_producer_sees_at_once_that_the_consumer_died() {
+    let (name, _guard) = shm_name("ipcx-ring-fresh-producer");
+    let ring = Ring::builder(&name).capacity(4096).create().unwrap();
+    kill_9_a_holder(&name, "consumer");
+    // Room for the record, but nobody will ever take it: the very first
+    // send of a new producer says so (it used to succeed for 20 ms).
+    let mut tx = ring.producer().unwrap();
+    let r = tx.try_send(b"anyone?");
+    assert!(matches!(r, Err(Error::Disconnected { .. })), "{r:?}");
+    // Through a channel too, handing the message back.
+    drop(tx);
+    let mut tx: ipcx::channel::Sender<u32> =
+        ipcx::channel::Sender::from_producer(ring.producer().unwrap());
+    assert!(matches!(
+        tx.send(7),
+        Err(ipcx::channel::SendError::Disconnected(7))
+    ));
+}
+
+#[test]
+fn a_fresh_consumer_sees_at_once_that_the_producer_died() {
+    let (name, _guard) = shm_name("ipcx-ring-fresh-consumer");
+    let ring = Ring::builder(&name).capacity(4096).create().unwrap();
+    kill_9_a_holder(&name, "hold-producer");
+    let mut rx = ring.consumer().unwrap();
+    let mut buf = Vec::new();
+    let r = rx.try_recv(&mut buf);
+    assert!(matches!(r, Err(Error::Disconnected { .. })), "{r:?}");
 }
