@@ -208,6 +208,80 @@ fn tour_shm_moves_a_million_ring_messages_between_processes() {
         );
 }
 
+/// Sends `signal` (a `kill -s` name) to `child` and waits (watchdog) for it.
+fn signal_and_wait(child: &mut Bg, signal: &str) -> std::process::ExitStatus {
+    let pid = child.0.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-s", signal, &pid])
+        .status()
+        .unwrap()
+        .success());
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "watchdog: ipcx did not exit after SIG{signal}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn sigint_on_a_creating_recv_removes_the_ring_and_exits_130() {
+    for wait in ["spin", "futex", "adaptive"] {
+        let (name, _g) = ring_name();
+        let path = format!("/dev/shm{name}");
+        let ep = format!("shm:{name}?capacity=4096&wait={wait}");
+        let mut recv = Bg(ipcx_std()
+            .args(["recv", &ep, "--create"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap());
+        // The ring is made and its removal registered in one section: once
+        // the file exists, a signal is handled after the registration.
+        wait_for_file(&path);
+        let status = signal_and_wait(&mut recv, "INT");
+        assert_eq!(status.code(), Some(130), "wait={wait}");
+        assert!(
+            !std::path::Path::new(&path).exists(),
+            "wait={wait}: the ring was left behind"
+        );
+    }
+}
+
+#[test]
+fn sigterm_on_a_creating_send_removes_the_ring_but_keep_leaves_it() {
+    for keep in [false, true] {
+        let (name, _g) = ring_name();
+        let path = format!("/dev/shm{name}");
+        let ep = format!("shm:{name}?capacity=4096");
+        let mut args = vec!["send", ep.as_str(), "--message", "m"];
+        if keep {
+            // With --keep the sender returns at once; make it wait for room
+            // instead: 100 messages of 2 KiB do not fit in 4 KiB.
+            args.extend(["--count", "100", "--pad", "2000", "--keep"]);
+        }
+        // Without --keep, the creating sender waits for a receiver.
+        let mut send = Bg(ipcx_std()
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap());
+        wait_for_file(&path);
+        // Let it reach its wait (if the signal came earlier, the outcome is
+        // the same: the section defers it past the registration).
+        std::thread::sleep(Duration::from_millis(50));
+        let status = signal_and_wait(&mut send, "TERM");
+        assert_eq!(status.code(), Some(143), "keep={keep}");
+        assert_eq!(std::path::Path::new(&path).exists(), keep, "keep={keep}");
+    }
+}
+
 #[test]
 fn a_capacity_over_64_mib_is_refused_and_nothing_is_created() {
     let (name, _g) = ring_name();
