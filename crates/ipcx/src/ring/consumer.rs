@@ -48,6 +48,20 @@ impl std::fmt::Debug for Consumer {
 /// The bytes live in shared memory; a hostile producer could change them
 /// while they are borrowed (never their location or length, which were
 /// validated). Copy them out before trusting their content twice.
+///
+/// A record borrows its consumer mutably, so a second receive while one is
+/// held does not compile:
+///
+/// ```compile_fail,E0499
+/// let ring = ipcx::ring::Ring::anonymous(4096)?;
+/// let (mut tx, mut rx) = (ring.producer()?, ring.consumer()?);
+/// tx.send(b"a")?;
+/// tx.send(b"b")?;
+/// let first = rx.recv_borrowed()?;
+/// let second = rx.recv_borrowed()?; // error[E0499]: `rx` borrowed mutably twice
+/// assert_ne!(&*first, &*second);
+/// # Ok::<(), ipcx::Error>(())
+/// ```
 pub struct Record<'a> {
     consumer: &'a mut Consumer,
     next: Next,

@@ -170,7 +170,14 @@ impl RingBuilder {
     /// [`Error::NotFound`] when there is no such object;
     /// [`Error::Corrupted`] when it is not an ipcx ring;
     /// [`Error::VersionMismatch`] for another layout version;
-    /// [`Error::InvalidSize`] when its size or layout sizes are wrong.
+    /// [`Error::InvalidSize`] when its size or layout sizes are wrong;
+    /// [`Error::InvalidArgument`] when the name is a symbolic link, which is
+    /// never followed; [`Error::PermissionDenied`] without access.
+    ///
+    /// # References
+    /// [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html),
+    /// [mmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html)
+    #[doc(alias = "shm_open")]
     pub fn open(self) -> Result<Ring> {
         let region = Region::open_named(&self.name)?;
         Ok(Ring {
@@ -235,7 +242,13 @@ impl Ring {
     /// the header.
     ///
     /// # Errors
-    /// As [`RingBuilder::open`].
+    /// As [`RingBuilder::open`]; a descriptor whose size is below
+    /// [`HEADER_SIZE`] or above `HEADER_SIZE + MAX_CAPACITY` bytes is
+    /// [`Error::InvalidSize`] before anything is mapped.
+    ///
+    /// # References
+    /// [mmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html)
+    #[doc(alias = "mmap")]
     pub fn from_fd(fd: OwnedFd) -> Result<Ring> {
         Ok(Ring {
             region: Arc::new(Region::open_fd(fd, "ring (fd)".into())?),
@@ -411,10 +424,13 @@ pub fn inspect(path: &Path) -> Result<Option<RingInfo>> {
 pub enum WaitStrategy {
     /// Busy-spin on the shared index: lowest latency, burns a core while waiting.
     Spin,
-    /// Sleep in `futex(2)` until woken; the other side only makes the wake
-    /// call when this side is really waiting.
+    /// Sleep in [futex(2)](https://man7.org/linux/man-pages/man2/futex.2.html)
+    /// (`FUTEX_WAIT`) until woken; the other side only makes the wake call
+    /// (`FUTEX_WAKE`) when this side is really waiting.
+    #[doc(alias = "FUTEX_WAIT")]
     Futex,
-    /// Spin briefly, then sleep in `futex(2)`. The default.
+    /// Spin briefly (a few thousand rounds), then sleep in `futex(2)`. The
+    /// default.
     #[default]
     Adaptive,
 }

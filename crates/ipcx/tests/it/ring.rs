@@ -521,6 +521,62 @@ fn inspect_of_a_fifo_returns_none_without_blocking() {
     assert_eq!(got.unwrap(), None);
 }
 
+#[test]
+fn a_shm_name_that_is_a_symlink_is_not_followed() {
+    let (name, _guard) = shm_name("ipcx-ring-link");
+    let target = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(target.path(), vec![0u8; HEADER_SIZE + 4096]).unwrap();
+    std::os::unix::fs::symlink(target.path(), format!("/dev/shm{name}")).unwrap();
+    for r in [
+        Ring::builder(&name).open(),
+        Ring::builder(&name).open_or_create(),
+    ] {
+        match r {
+            Err(Error::InvalidArgument { reason, .. }) => assert!(reason.contains("symbolic link")),
+            other => panic!("{other:?}"),
+        }
+    }
+    // The link and its target are left alone.
+    assert!(std::fs::symlink_metadata(format!("/dev/shm{name}"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        std::fs::read(target.path()).unwrap(),
+        vec![0u8; HEADER_SIZE + 4096]
+    );
+}
+
+#[test]
+fn zero_length_records_and_an_uncommitted_reservation_behave() {
+    let ring = Ring::anonymous(256).unwrap();
+    let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    // A reservation dropped without a commit publishes nothing and frees its room.
+    for _ in 0..100 {
+        let mut g = tx.reserve(tx.max_record_len()).unwrap();
+        g[0] = 1;
+    }
+    assert!(matches!(rx.try_recv_borrowed(), Err(Error::Empty { .. })));
+    // Zero-length records travel, many times round the ring.
+    for _ in 0..1000 {
+        tx.send(b"").unwrap();
+        assert_eq!(rx.recv_borrowed().unwrap().len(), 0);
+    }
+    // A record longer than the ring can hold is refused, not waited for.
+    let max = tx.max_record_len();
+    assert!(matches!(
+        tx.send(&vec![0u8; max + 1]),
+        Err(Error::MessageTooLarge { max: m, .. }) if m == max
+    ));
+    assert!(matches!(
+        tx.try_reserve(usize::MAX),
+        Err(Error::MessageTooLarge { .. })
+    ));
+    // A second producer or consumer, in this process or any, is refused.
+    assert!(matches!(ring.producer(), Err(Error::AddrInUse { .. })));
+    assert!(matches!(ring.consumer(), Err(Error::AddrInUse { .. })));
+}
+
 /// Starts a child holding one side of the ring `name` (role `consumer` or
 /// `hold-producer`), waits until its claim shows, then kills it (`SIGKILL`).
 fn kill_9_a_holder(name: &str, role: &str) {
