@@ -244,7 +244,11 @@ impl Ring {
     /// # Errors
     /// As [`RingBuilder::open`]; a descriptor whose size is below
     /// [`HEADER_SIZE`] or above `HEADER_SIZE + MAX_CAPACITY` bytes is
-    /// [`Error::InvalidSize`] before anything is mapped.
+    /// [`Error::InvalidSize`] before anything is mapped; a memfd not sealed
+    /// against shrinking (`F_SEAL_SHRINK`, as [`anonymous`](Self::anonymous)
+    /// seals it) is [`Error::InvalidArgument`], since its sender could make
+    /// every access fault. A descriptor of a shared memory object cannot be
+    /// sealed: accept one only from a peer you trust not to shrink it.
     ///
     /// # References
     /// [mmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html)

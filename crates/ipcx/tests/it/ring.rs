@@ -630,3 +630,26 @@ fn a_fresh_consumer_sees_at_once_that_the_producer_died() {
     let r = rx.try_recv(&mut buf);
     assert!(matches!(r, Err(Error::Disconnected { .. })), "{r:?}");
 }
+
+#[test]
+fn a_memfd_ring_not_sealed_against_shrinking_is_refused() {
+    use std::io::{Read, Seek, Write};
+    let good = Ring::anonymous(4096).unwrap();
+    let fd = good.as_fd().unwrap().try_clone_to_owned().unwrap();
+    // The sealed memfd of Ring::anonymous opens.
+    let mut image = Vec::new();
+    let mut f = std::fs::File::from(fd.try_clone().unwrap());
+    f.rewind().unwrap();
+    f.read_to_end(&mut image).unwrap();
+    Ring::from_fd(fd).unwrap();
+    // The same valid image in an unsealed memfd: its sender could shrink it
+    // under the receiver (SIGBUS), so it is refused before mapping.
+    let raw =
+        rustix::fs::memfd_create("it-ring-unsealed", rustix::fs::MemfdFlags::CLOEXEC).unwrap();
+    let mut f = std::fs::File::from(raw);
+    f.write_all(&image).unwrap();
+    match Ring::from_fd(f.into()) {
+        Err(Error::InvalidArgument { reason, .. }) => assert!(reason.contains("F_SEAL_SHRINK")),
+        other => panic!("{other:?}"),
+    }
+}
