@@ -68,6 +68,17 @@ fn open_ring(
 pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
     let (_cleanup, ring) = open_ring(endpoint, args.mode, args.keep)?;
     let mut tx = ring.producer()?;
+    if let Some(pad) = args.pad {
+        // Checked before the padded copy is allocated: --pad 10000000000
+        // must not try to fill 10 GB of memory.
+        let max = tx.max_record_len();
+        if pad > max {
+            anyhow::bail!(
+                "{endpoint}: --pad {pad} is over the largest record of {max} bytes (half the ring capacity of {} bytes less 8)",
+                tx.capacity()
+            );
+        }
+    }
     let mut one = |msg: &[u8]| -> anyhow::Result<()> {
         let mut padded;
         let msg = match args.pad {

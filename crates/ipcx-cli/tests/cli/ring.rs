@@ -294,3 +294,25 @@ fn a_capacity_over_64_mib_is_refused_and_nothing_is_created() {
         .stderr(predicate::str::contains("67108864").and(predicate::str::starts_with("ipcx: ")));
     assert!(!std::path::Path::new(&format!("/dev/shm{name}")).exists());
 }
+
+#[test]
+fn a_pad_over_the_record_limit_is_refused_before_allocating() {
+    let (name, _g) = ring_name();
+    // 1 TB of padding: refused at once, never allocated (the watchdog
+    // catches an attempt to fill the memory).
+    ipcx()
+        .args([
+            "send",
+            &format!("shm:{name}?capacity=4096"),
+            "--message",
+            "m",
+            "--pad",
+            "1000000000000",
+            "--keep",
+        ])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .failure()
+        .code(1)
+        .stderr(predicate::str::contains("largest record of 2040 bytes"));
+}
