@@ -54,6 +54,16 @@
 //! A message whose encoding exceeds the transport's native limit is refused
 //! with [`Error::MessageTooLarge`] naming the
 //! limit (inside [`SendError::Other`] and friends); it is never split.
+//!
+//! # References
+//! [pipe(7)](https://man7.org/linux/man-pages/man7/pipe.7.html),
+//! [fifo(7)](https://man7.org/linux/man-pages/man7/fifo.7.html),
+//! [mq_overview(7)](https://man7.org/linux/man-pages/man7/mq_overview.7.html),
+//! [sysvipc(7)](https://man7.org/linux/man-pages/man7/sysvipc.7.html),
+//! [unix(7)](https://man7.org/linux/man-pages/man7/unix.7.html),
+//! [tcp(7)](https://man7.org/linux/man-pages/man7/tcp.7.html),
+//! [shm_overview(7)](https://man7.org/linux/man-pages/man7/shm_overview.7.html),
+//! [futex(2)](https://man7.org/linux/man-pages/man2/futex.2.html)
 
 use std::marker::PhantomData;
 use std::time::Duration;

@@ -20,6 +20,11 @@ use crate::error::{Error, Result};
 /// Made by [`Ring::consumer`](super::Ring::consumer). Every index and length
 /// it reads from shared memory is validated; a producer that writes nonsense
 /// makes calls fail with [`Error::Corrupted`], never read out of bounds.
+/// Lengths are in bytes; an empty ring is waited on as its
+/// [`WaitStrategy`] says (`futex(2)` for `Futex` and `Adaptive`).
+///
+/// # References
+/// [futex(2)](https://man7.org/linux/man-pages/man2/futex.2.html)
 pub struct Consumer {
     region: Arc<Region>,
     me: ProcessId,
