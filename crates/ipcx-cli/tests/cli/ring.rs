@@ -316,3 +316,45 @@ fn a_pad_over_the_record_limit_is_refused_before_allocating() {
         .code(1)
         .stderr(predicate::str::contains("largest record of 2040 bytes"));
 }
+
+#[test]
+fn sigint_during_the_ring_tour_removes_its_ring() {
+    // The tour's ring lives for the length of a 1,000,000-message transfer;
+    // try a few times in case a run ends before the ring is seen.
+    for _ in 0..5 {
+        let mut tour = Bg(ipcx_std()
+            .args(["tour", "shm"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap());
+        let path = format!("/dev/shm/ipcx-tour-ring-{}", tour.0.id());
+        let _g = ShmGuard(path.trim_start_matches("/dev/shm").to_owned());
+        let started = Instant::now();
+        let seen = loop {
+            if std::path::Path::new(&path).exists() {
+                break true;
+            }
+            if tour.0.try_wait().unwrap().is_some() {
+                break false;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "watchdog");
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        if !seen {
+            continue;
+        }
+        let status = signal_and_wait(&mut tour, "INT");
+        if status.code() == Some(0) {
+            continue; // the tour finished before the signal came
+        }
+        assert_eq!(status.code(), Some(130));
+        assert!(
+            !std::path::Path::new(&path).exists(),
+            "the tour's ring was left behind"
+        );
+        return;
+    }
+    panic!("the ring tour always finished before it could be interrupted");
+}
