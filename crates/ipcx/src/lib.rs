@@ -138,6 +138,36 @@
 //! assert_eq!(e.to_string(), "mq:/jobs?capacity=8&prio=3");
 //! # Ok::<(), ipcx::Error>(())
 //! ```
+//!
+//! ### 7. Typed channels over any endpoint
+//!
+//! [`channel::Sender<T>`] and [`channel::Receiver<T>`] carry any `serde`
+//! type over an endpoint, with the same semantics everywhere: `send` waits
+//! for room, `try_recv` says [`Empty`](channel::TryRecvError::Empty), and a
+//! send that fails hands the message back. Over a `shm:` ring (the fastest
+//! path) the opener that finds no ring creates it, and removes it when its
+//! handles go; a message larger than the transport carries (here half the
+//! 4096-byte ring less 8 bytes) is [`Error::MessageTooLarge`].
+//!
+//! ```
+//! use ipcx::channel::{Receiver, SendError, Sender, TryRecvError};
+//! let ep: ipcx::Endpoint = format!("shm:/ipcx-doc-ch-{}?capacity=4096", std::process::id()).parse()?;
+//! let mut tx: Sender<(u32, String)> = Sender::open(&ep)?; // creates the ring
+//! let mut rx: Receiver<(u32, String)> = Receiver::open(&ep)?; // opens it
+//! tx.send((1, "one".into())).unwrap();
+//! assert_eq!(rx.recv().unwrap(), (1, "one".to_string()));
+//! assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
+//!
+//! let big = (2, "x".repeat(3000));
+//! match tx.send(big) {
+//!     Err(SendError::Other(back, ipcx::Error::MessageTooLarge { max, .. })) => {
+//!         assert_eq!(max, 2040);
+//!         assert_eq!(back.1.len(), 3000); // the message comes back
+//!     }
+//!     other => panic!("{other:?}"),
+//! }
+//! # Ok::<(), ipcx::Error>(())
+//! ```
 #![deny(unsafe_code)]
 #![warn(rust_2018_idioms)]
 

@@ -41,7 +41,12 @@ fn fill(seq: u64, rec: &mut [u8]) {
 
 fn million_messages(r: &mut Reporter) -> anyhow::Result<()> {
     let name = format!("/ipcx-tour-ring-{}", std::process::id());
+    // Made and its removal registered in one section: Ctrl-C during the
+    // transfer must not leave /dev/shm/ipcx-tour-ring-PID behind.
+    let mut section = crate::cleanup::creating();
     let ring = Ring::builder(&name).capacity(256 * 1024).create()?;
+    let _cleanup = section.remove_path_on_signal(std::path::Path::new(&format!("/dev/shm{name}")));
+    drop(section);
     r.step(format!(
         "created ring shm:{name} ({} bytes of data, wait strategy {})",
         ring.capacity(),

@@ -10,16 +10,27 @@
 //!   as one record. When it created the ring it waits, at exit, until a
 //!   receiver has taken every record (bounded by `--timeout`), then removes
 //!   it; with `--keep` it leaves the ring for a later receiver instead.
+//! - A ring either command made (and does not keep) is also removed when
+//!   `SIGINT`, `SIGTERM` or `SIGHUP` ends it (see [`crate::cleanup`]).
 
 use std::io::{BufRead, Read, Write};
+use std::path::Path;
 
 use anyhow::Context;
 use ipcx::ring::{Ring, DEFAULT_CAPACITY};
 use ipcx::Endpoint;
 
+use crate::cleanup;
 use crate::cli::{RecvArgs, SendArgs};
 
-fn open_ring(endpoint: &Endpoint, mode: Option<u32>) -> anyhow::Result<Ring> {
+/// Opens the ring, or creates it when missing. A ring made here (and not
+/// kept) is also removed when a signal ends the command, as long as the
+/// returned guard lives (bind it first, so it outlives the ring's handles).
+fn open_ring(
+    endpoint: &Endpoint,
+    mode: Option<u32>,
+    keep: bool,
+) -> anyhow::Result<(Option<cleanup::Guard>, Ring)> {
     let Endpoint::Shm {
         name,
         capacity,
@@ -32,22 +43,42 @@ fn open_ring(endpoint: &Endpoint, mode: Option<u32>) -> anyhow::Result<Ring> {
         Some(c) => usize::try_from(*c).context("capacity does not fit this machine")?,
         None => DEFAULT_CAPACITY,
     };
+    // Making the object and registering its removal happen in one section,
+    // so a signal cannot come in between. Opening an existing ring may wait
+    // (at most a second) for its creator to finish the header; a signal in
+    // that time is handled when the section ends.
+    let mut section = cleanup::creating();
     let ring = Ring::builder(name)
         .capacity(capacity)
         .wait(wait.unwrap_or_default())
         .mode(mode.unwrap_or(0o600))
         .open_or_create()
         .with_context(|| format!("opening {endpoint}"))?;
-    Ok(ring)
+    if keep {
+        ring.keep();
+    }
+    let guard = (ring.is_creator() && !keep).then(|| {
+        section.remove_path_on_signal(&Path::new("/dev/shm").join(name.trim_start_matches('/')))
+    });
+    drop(section);
+    Ok((guard, ring))
 }
 
 /// Sends stdin or `--message` to the endpoint.
 pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
-    let ring = open_ring(endpoint, args.mode)?;
-    if args.keep {
-        ring.keep();
-    }
+    let (_cleanup, ring) = open_ring(endpoint, args.mode, args.keep)?;
     let mut tx = ring.producer()?;
+    if let Some(pad) = args.pad {
+        // Checked before the padded copy is allocated: --pad 10000000000
+        // must not try to fill 10 GB of memory.
+        let max = tx.max_record_len();
+        if pad > max {
+            anyhow::bail!(
+                "{endpoint}: --pad {pad} is over the largest record of {max} bytes (half the ring capacity of {} bytes less 8)",
+                tx.capacity()
+            );
+        }
+    }
     let mut one = |msg: &[u8]| -> anyhow::Result<()> {
         let mut padded;
         let msg = match args.pad {
@@ -94,10 +125,7 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
 
 /// Receives from the endpoint to stdout.
 pub fn recv(endpoint: &Endpoint, args: &RecvArgs) -> anyhow::Result<()> {
-    let ring = open_ring(endpoint, args.mode)?;
-    if args.keep {
-        ring.keep();
-    }
+    let (_cleanup, ring) = open_ring(endpoint, args.mode, args.keep)?;
     let mut rx = ring.consumer()?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

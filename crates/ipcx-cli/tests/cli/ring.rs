@@ -207,3 +207,154 @@ fn tour_shm_moves_a_million_ring_messages_between_processes() {
                 .and(predicate::str::contains("messages/s")),
         );
 }
+
+/// Sends `signal` (a `kill -s` name) to `child` and waits (watchdog) for it.
+fn signal_and_wait(child: &mut Bg, signal: &str) -> std::process::ExitStatus {
+    let pid = child.0.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-s", signal, &pid])
+        .status()
+        .unwrap()
+        .success());
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "watchdog: ipcx did not exit after SIG{signal}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn sigint_on_a_creating_recv_removes_the_ring_and_exits_130() {
+    for wait in ["spin", "futex", "adaptive"] {
+        let (name, _g) = ring_name();
+        let path = format!("/dev/shm{name}");
+        let ep = format!("shm:{name}?capacity=4096&wait={wait}");
+        let mut recv = Bg(ipcx_std()
+            .args(["recv", &ep, "--create"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap());
+        // The ring is made and its removal registered in one section: once
+        // the file exists, a signal is handled after the registration.
+        wait_for_file(&path);
+        let status = signal_and_wait(&mut recv, "INT");
+        assert_eq!(status.code(), Some(130), "wait={wait}");
+        assert!(
+            !std::path::Path::new(&path).exists(),
+            "wait={wait}: the ring was left behind"
+        );
+    }
+}
+
+#[test]
+fn sigterm_on_a_creating_send_removes_the_ring_but_keep_leaves_it() {
+    for keep in [false, true] {
+        let (name, _g) = ring_name();
+        let path = format!("/dev/shm{name}");
+        let ep = format!("shm:{name}?capacity=4096");
+        let mut args = vec!["send", ep.as_str(), "--message", "m"];
+        if keep {
+            // With --keep the sender returns at once; make it wait for room
+            // instead: 100 messages of 2 KiB do not fit in 4 KiB.
+            args.extend(["--count", "100", "--pad", "2000", "--keep"]);
+        }
+        // Without --keep, the creating sender waits for a receiver.
+        let mut send = Bg(ipcx_std()
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap());
+        wait_for_file(&path);
+        // Let it reach its wait (if the signal came earlier, the outcome is
+        // the same: the section defers it past the registration).
+        std::thread::sleep(Duration::from_millis(50));
+        let status = signal_and_wait(&mut send, "TERM");
+        assert_eq!(status.code(), Some(143), "keep={keep}");
+        assert_eq!(std::path::Path::new(&path).exists(), keep, "keep={keep}");
+    }
+}
+
+#[test]
+fn a_capacity_over_64_mib_is_refused_and_nothing_is_created() {
+    let (name, _g) = ring_name();
+    ipcx()
+        .args(["recv", &format!("shm:{name}?capacity=67108865"), "--create"])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .failure()
+        .code(1)
+        .stderr(predicate::str::contains("67108864").and(predicate::str::starts_with("ipcx: ")));
+    assert!(!std::path::Path::new(&format!("/dev/shm{name}")).exists());
+}
+
+#[test]
+fn a_pad_over_the_record_limit_is_refused_before_allocating() {
+    let (name, _g) = ring_name();
+    // 1 TB of padding: refused at once, never allocated (the watchdog
+    // catches an attempt to fill the memory).
+    ipcx()
+        .args([
+            "send",
+            &format!("shm:{name}?capacity=4096"),
+            "--message",
+            "m",
+            "--pad",
+            "1000000000000",
+            "--keep",
+        ])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .failure()
+        .code(1)
+        .stderr(predicate::str::contains("largest record of 2040 bytes"));
+}
+
+#[test]
+fn sigint_during_the_ring_tour_removes_its_ring() {
+    // The tour's ring lives for the length of a 1,000,000-message transfer;
+    // try a few times in case a run ends before the ring is seen.
+    for _ in 0..5 {
+        let mut tour = Bg(ipcx_std()
+            .args(["tour", "shm"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap());
+        let path = format!("/dev/shm/ipcx-tour-ring-{}", tour.0.id());
+        let _g = ShmGuard(path.trim_start_matches("/dev/shm").to_owned());
+        let started = Instant::now();
+        let seen = loop {
+            if std::path::Path::new(&path).exists() {
+                break true;
+            }
+            if tour.0.try_wait().unwrap().is_some() {
+                break false;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "watchdog");
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        if !seen {
+            continue;
+        }
+        let status = signal_and_wait(&mut tour, "INT");
+        if status.code() == Some(0) {
+            continue; // the tour finished before the signal came
+        }
+        assert_eq!(status.code(), Some(130));
+        assert!(
+            !std::path::Path::new(&path).exists(),
+            "the tour's ring was left behind"
+        );
+        return;
+    }
+    panic!("the ring tour always finished before it could be interrupted");
+}

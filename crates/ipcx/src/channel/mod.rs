@@ -19,8 +19,9 @@
 //! # Flavors
 //! The flavors are private; each endpoint kind maps to one (crossbeam style):
 //! - `ring`: `shm:/NAME` and [`ring()`]: the message is serialised straight into
-//!   the reserved ring space and deserialised from the borrowed record; no
-//!   allocation per message. Largest message: half the ring capacity less 8 bytes.
+//!   the reserved ring space; the receiver copies each record into a reused
+//!   private buffer and decodes that (the producer is untrusted and could
+//!   change shared bytes while they are decoded); no allocation per message. Largest message: half the ring capacity less 8 bytes.
 //! - `pipe`: [`pipe()`] only (an anonymous pipe has no name to open): one atomic
 //!   `write(2)` per message of a 4-byte length and the encoding; at most
 //!   `PIPE_BUF` − 4 bytes. Disconnected: end of file / `EPIPE`.
@@ -54,6 +55,16 @@
 //! A message whose encoding exceeds the transport's native limit is refused
 //! with [`Error::MessageTooLarge`] naming the
 //! limit (inside [`SendError::Other`] and friends); it is never split.
+//!
+//! # References
+//! [pipe(7)](https://man7.org/linux/man-pages/man7/pipe.7.html),
+//! [fifo(7)](https://man7.org/linux/man-pages/man7/fifo.7.html),
+//! [mq_overview(7)](https://man7.org/linux/man-pages/man7/mq_overview.7.html),
+//! [sysvipc(7)](https://man7.org/linux/man-pages/man7/sysvipc.7.html),
+//! [unix(7)](https://man7.org/linux/man-pages/man7/unix.7.html),
+//! [tcp(7)](https://man7.org/linux/man-pages/man7/tcp.7.html),
+//! [shm_overview(7)](https://man7.org/linux/man-pages/man7/shm_overview.7.html),
+//! [futex(2)](https://man7.org/linux/man-pages/man2/futex.2.html)
 
 use std::marker::PhantomData;
 use std::time::Duration;
@@ -92,7 +103,8 @@ enum TxFlavor {
 }
 
 enum RxFlavor {
-    Ring(Consumer),
+    /// `Vec` is the reused private copy of each record (see `recv_until`).
+    Ring(Consumer, Vec<u8>),
     /// Any other transport; `Vec` is the reused receive buffer.
     Bytes(flavors::Rx, Vec<u8>),
 }
@@ -117,7 +129,7 @@ impl<T> std::fmt::Debug for Sender<T> {
 impl<T> std::fmt::Debug for Receiver<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.flavor {
-            RxFlavor::Ring(c) => f.debug_tuple("Receiver").field(c).finish(),
+            RxFlavor::Ring(c, _) => f.debug_tuple("Receiver").field(c).finish(),
             RxFlavor::Bytes(..) => f.debug_tuple("Receiver").finish_non_exhaustive(),
         }
     }
@@ -473,19 +485,27 @@ impl<T: DeserializeOwned> Receiver<T> {
     /// A receiver over a ring's consumer.
     pub fn from_consumer(consumer: Consumer) -> Receiver<T> {
         Receiver {
-            flavor: RxFlavor::Ring(consumer),
+            flavor: RxFlavor::Ring(consumer, Vec::new()),
             _msg: PhantomData,
         }
     }
 
     fn recv_until(&mut self, deadline: Deadline) -> Result<T> {
         match &mut self.flavor {
-            RxFlavor::Ring(c) => {
-                let object = "channel";
+            RxFlavor::Ring(c, buf) => {
+                // Decode a private copy, never the shared bytes: the producer
+                // may change them while they are read, and a decoder reads
+                // some bytes twice (a string is checked as UTF-8, then
+                // copied), so decoding in place could yield a `String` that
+                // is not UTF-8. The buffer is reused: no allocation once it
+                // has grown to the largest message.
                 let rec = c.recv_with_deadline(deadline)?;
-                postcard::from_bytes(&rec).map_err(|e| Error::Corrupted {
-                    object: object.into(),
-                    detail: format!("a message of {} bytes does not decode: {e}", rec.len()),
+                buf.clear();
+                buf.extend_from_slice(&rec);
+                drop(rec);
+                postcard::from_bytes(buf).map_err(|e| Error::Corrupted {
+                    object: "channel".into(),
+                    detail: format!("a message of {} bytes does not decode: {e}", buf.len()),
                 })
             }
             RxFlavor::Bytes(rx, buf) => {

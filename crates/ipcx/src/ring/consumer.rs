@@ -20,6 +20,11 @@ use crate::error::{Error, Result};
 /// Made by [`Ring::consumer`](super::Ring::consumer). Every index and length
 /// it reads from shared memory is validated; a producer that writes nonsense
 /// makes calls fail with [`Error::Corrupted`], never read out of bounds.
+/// Lengths are in bytes; an empty ring is waited on as its
+/// [`WaitStrategy`] says (`futex(2)` for `Futex` and `Adaptive`).
+///
+/// # References
+/// [futex(2)](https://man7.org/linux/man-pages/man2/futex.2.html)
 pub struct Consumer {
     region: Arc<Region>,
     me: ProcessId,
@@ -48,6 +53,20 @@ impl std::fmt::Debug for Consumer {
 /// The bytes live in shared memory; a hostile producer could change them
 /// while they are borrowed (never their location or length, which were
 /// validated). Copy them out before trusting their content twice.
+///
+/// A record borrows its consumer mutably, so a second receive while one is
+/// held does not compile:
+///
+/// ```compile_fail,E0499
+/// let ring = ipcx::ring::Ring::anonymous(4096)?;
+/// let (mut tx, mut rx) = (ring.producer()?, ring.consumer()?);
+/// tx.send(b"a")?;
+/// tx.send(b"b")?;
+/// let first = rx.recv_borrowed()?;
+/// let second = rx.recv_borrowed()?; // error[E0499]: `rx` borrowed mutably twice
+/// assert_ne!(&*first, &*second);
+/// # Ok::<(), ipcx::Error>(())
+/// ```
 pub struct Record<'a> {
     consumer: &'a mut Consumer,
     next: Next,
@@ -66,7 +85,9 @@ impl Consumer {
             tail_cache: head,
             capacity,
             wait,
-            last_check: Instant::now(),
+            // Due at once: the first operation checks that the peer holding
+            // the other slot still lives (it may have died before we came).
+            last_check: wait::check_due_now(),
         };
         if head % super::layout::ALIGN != 0 {
             return Err(Error::Corrupted {

@@ -40,8 +40,10 @@ pub(crate) const ALIGN: u64 = 8;
 pub(crate) const LINE: usize = 128;
 /// Smallest data capacity, in bytes.
 pub(crate) const MIN_CAPACITY: u64 = 64;
-/// Largest data capacity, in bytes (16 GiB).
-pub(crate) const MAX_CAPACITY: u64 = 1 << 34;
+/// Largest data capacity, in bytes (64 MiB). A ring's memory is reserved in
+/// full when it is made (`fallocate`), so a mistyped capacity must not be
+/// able to take gigabytes of `/dev/shm` (RAM).
+pub(crate) const MAX_CAPACITY: u64 = 64 << 20;
 
 pub(crate) const OFF_PRODUCER: usize = LINE;
 pub(crate) const OFF_CONSUMER: usize = 2 * LINE;

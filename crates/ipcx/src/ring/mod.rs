@@ -82,6 +82,11 @@ use region::Region;
 /// Default data capacity of a ring, in bytes (64 KiB).
 pub const DEFAULT_CAPACITY: usize = 64 * 1024;
 
+/// Largest data capacity of a ring, in bytes (64 MiB); a larger request is
+/// [`Error::LimitExceeded`] before anything is created. The whole capacity
+/// is reserved in memory when the ring is made.
+pub const MAX_CAPACITY: usize = layout::MAX_CAPACITY as usize;
+
 /// Bytes of the ring header before the data area.
 pub const HEADER_SIZE: usize = layout::HEADER_SIZE;
 
@@ -117,8 +122,9 @@ pub struct RingBuilder {
 }
 
 impl RingBuilder {
-    /// Data capacity in bytes, rounded up to a power of two, at least 64
-    /// (default [`DEFAULT_CAPACITY`]). Used only when creating.
+    /// Data capacity in bytes, rounded up to a power of two, at least 64,
+    /// at most [`MAX_CAPACITY`] (default [`DEFAULT_CAPACITY`]). Used only
+    /// when creating.
     pub fn capacity(mut self, bytes: usize) -> Self {
         self.capacity = bytes;
         self
@@ -142,7 +148,7 @@ impl RingBuilder {
     /// # Errors
     /// [`Error::InvalidName`] for a bad POSIX name; [`Error::AlreadyExists`]
     /// when the name is taken; [`Error::LimitExceeded`] for a capacity over
-    /// 16 GiB; [`Error::NoSpace`] when `/dev/shm` is full;
+    /// [`MAX_CAPACITY`] (checked before anything is created or allocated); [`Error::NoSpace`] when `/dev/shm` is full;
     /// [`Error::PermissionDenied`] and [`Error::Io`] for other failures.
     ///
     /// # References
@@ -164,7 +170,14 @@ impl RingBuilder {
     /// [`Error::NotFound`] when there is no such object;
     /// [`Error::Corrupted`] when it is not an ipcx ring;
     /// [`Error::VersionMismatch`] for another layout version;
-    /// [`Error::InvalidSize`] when its size or layout sizes are wrong.
+    /// [`Error::InvalidSize`] when its size or layout sizes are wrong;
+    /// [`Error::InvalidArgument`] when the name is a symbolic link, which is
+    /// never followed; [`Error::PermissionDenied`] without access.
+    ///
+    /// # References
+    /// [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html),
+    /// [mmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html)
+    #[doc(alias = "shm_open")]
     pub fn open(self) -> Result<Ring> {
         let region = Region::open_named(&self.name)?;
         Ok(Ring {
@@ -210,7 +223,8 @@ impl Ring {
     /// opens it with [`from_fd`](Self::from_fd).
     ///
     /// # Errors
-    /// [`Error::LimitExceeded`] for a capacity over 16 GiB;
+    /// [`Error::LimitExceeded`] for a capacity over [`MAX_CAPACITY`]
+    /// (checked before anything is created or allocated);
     /// [`Error::NoSpace`] when memory is short; [`Error::Io`] otherwise.
     ///
     /// # References
@@ -228,7 +242,17 @@ impl Ring {
     /// the header.
     ///
     /// # Errors
-    /// As [`RingBuilder::open`].
+    /// As [`RingBuilder::open`]; a descriptor whose size is below
+    /// [`HEADER_SIZE`] or above `HEADER_SIZE + MAX_CAPACITY` bytes is
+    /// [`Error::InvalidSize`] before anything is mapped; a memfd not sealed
+    /// against shrinking (`F_SEAL_SHRINK`, as [`anonymous`](Self::anonymous)
+    /// seals it) is [`Error::InvalidArgument`], since its sender could make
+    /// every access fault. A descriptor of a shared memory object cannot be
+    /// sealed: accept one only from a peer you trust not to shrink it.
+    ///
+    /// # References
+    /// [mmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html)
+    #[doc(alias = "mmap")]
     pub fn from_fd(fd: OwnedFd) -> Result<Ring> {
         Ok(Ring {
             region: Arc::new(Region::open_fd(fd, "ring (fd)".into())?),
@@ -325,18 +349,33 @@ pub struct RingInfo {
 /// Holders are reported as recorded; check [`ProcessId::is_alive`] to tell a
 /// live holder from a dead one.
 ///
+/// The file is opened with `O_NOFOLLOW | O_NONBLOCK` and checked with
+/// `fstat` before anything is read: a FIFO, a device or a socket swapped in
+/// at `path` is `Ok(None)`, never a read that blocks.
+///
 /// # Errors
 /// [`Error::NotFound`], [`Error::PermissionDenied`] or [`Error::Io`] when the
-/// file cannot be opened or read (symbolic links are not followed).
+/// file cannot be opened or read (symbolic links are not followed: `ELOOP`
+/// is [`Error::Io`]).
+///
+/// # References
+/// [open(2)](https://man7.org/linux/man-pages/man2/open.2.html),
+/// [fstat(2)](https://man7.org/linux/man-pages/man2/fstat.2.html)
 pub fn inspect(path: &Path) -> Result<Option<RingInfo>> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let object = format!("ring {}", path.display());
     let mut file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
         .open(path)
         .map_err(|e| Error::os(&object, "open", e))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::os(&object, "fstat", e))?;
+    if !meta.file_type().is_file() {
+        return Ok(None);
+    }
     let mut buf = vec![0u8; layout::HEADER_SIZE];
     let mut got = 0;
     while got < buf.len() {
@@ -389,10 +428,13 @@ pub fn inspect(path: &Path) -> Result<Option<RingInfo>> {
 pub enum WaitStrategy {
     /// Busy-spin on the shared index: lowest latency, burns a core while waiting.
     Spin,
-    /// Sleep in `futex(2)` until woken; the other side only makes the wake
-    /// call when this side is really waiting.
+    /// Sleep in [futex(2)](https://man7.org/linux/man-pages/man2/futex.2.html)
+    /// (`FUTEX_WAIT`) until woken; the other side only makes the wake call
+    /// (`FUTEX_WAKE`) when this side is really waiting.
+    #[doc(alias = "FUTEX_WAIT")]
     Futex,
-    /// Spin briefly, then sleep in `futex(2)`. The default.
+    /// Spin briefly (a few thousand rounds), then sleep in `futex(2)`. The
+    /// default.
     #[default]
     Adaptive,
 }

@@ -19,7 +19,11 @@ use crate::error::{Error, Result};
 ///
 /// Made by [`Ring::producer`](super::Ring::producer). Dropping it marks the
 /// producer side closed: the consumer receives what was committed, then
-/// [`Error::Disconnected`].
+/// [`Error::Disconnected`]. Lengths are in bytes; a full ring is waited on
+/// as its [`WaitStrategy`] says (`futex(2)` for `Futex` and `Adaptive`).
+///
+/// # References
+/// [futex(2)](https://man7.org/linux/man-pages/man2/futex.2.html)
 pub struct Producer {
     region: Arc<Region>,
     me: ProcessId,
@@ -66,7 +70,9 @@ impl Producer {
             head_cache: head,
             capacity,
             wait,
-            last_check: Instant::now(),
+            // Due at once: the first operation checks that the peer holding
+            // the other slot still lives (it may have died before we came).
+            last_check: wait::check_due_now(),
         };
         index::used(head, tail, capacity).map_err(|v| producer.corrupted(v))?;
         Ok(producer)

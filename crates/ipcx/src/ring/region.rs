@@ -74,7 +74,7 @@ pub(crate) fn normalize_capacity(object: &str, requested: u64) -> Result<u64> {
             requested,
             limit: "ipcx ring maximum capacity".into(),
             max: MAX_CAPACITY,
-            source_path: "ipcx::ring (16 GiB)".into(),
+            source_path: "ipcx::ring::MAX_CAPACITY (64 MiB)".into(),
         }),
     }
 }
@@ -276,6 +276,20 @@ impl Region {
     /// Opens a ring from a file descriptor (a memfd handed over by a peer, or
     /// an opened shared memory object).
     pub(crate) fn open_fd(fd: OwnedFd, object: String) -> Result<Region> {
+        // A memfd that its sender could still shrink would let it make our
+        // accesses fault (SIGBUS): require the seal before trusting the size.
+        // Other files (a shared memory object) cannot be sealed at all.
+        if let Ok(seals) = rustix::fs::fcntl_get_seals(&fd) {
+            if !seals.contains(rustix::fs::SealFlags::SHRINK) {
+                return Err(Error::InvalidArgument {
+                    object,
+                    reason: "the memfd is not sealed against shrinking (F_SEAL_SHRINK), so its \
+                             sender could make every access fault (SIGBUS); make it with \
+                             Ring::anonymous"
+                        .into(),
+                });
+            }
+        }
         let st = rustix::fs::fstat(&fd).map_err(|e| io_err(&object, "fstat", e))?;
         let size = st.st_size as u64;
         if !(HEADER_SIZE as u64..=HEADER_SIZE as u64 + MAX_CAPACITY).contains(&size) {

@@ -44,6 +44,12 @@ pub(crate) fn liveness_check_due(last: Instant) -> bool {
     !cfg!(loom) && last.elapsed() >= CHECK_INTERVAL
 }
 
+/// A `last` for [`liveness_check_due`] that makes the check due now.
+pub(crate) fn check_due_now() -> Instant {
+    let now = Instant::now();
+    now.checked_sub(CHECK_INTERVAL).unwrap_or(now)
+}
+
 /// Why a blocking wait ended without its condition.
 pub(crate) enum Stop {
     /// The deadline passed.

@@ -410,3 +410,56 @@ fn unsupported_endpoint_kinds_say_so() {
         Err(Error::Unsupported { .. })
     ));
 }
+
+/// A hostile producer flips bytes inside a string while the receiver decodes
+/// it: every message is either a valid `String` or `Corrupted`, never a
+/// `String` holding bytes that are not UTF-8 (decoding the shared bytes in
+/// place checked them, then copied them again, changed in between).
+#[test]
+fn a_producer_changing_a_record_while_it_is_decoded_never_yields_invalid_utf8() {
+    use ipcx::shm::memfd::{Memfd, Seals};
+    use ipcx::shm::SharedMemory;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let ring = ipcx::ring::Ring::anonymous(4096).unwrap();
+    let mut tx: Sender<String> = Sender::from_producer(ring.producer().unwrap());
+    let mut rx: Receiver<String> = Receiver::from_consumer(ring.consumer().unwrap());
+    // A 2000-byte string: records of 2016 bytes at data offsets 0 and 2016
+    // (then padding and 0 again); the string bytes start 10 bytes in.
+    let text = "a".repeat(2000);
+    // The hostile side: its own mapping of the ring's memfd, written as
+    // fast as it can (no system call per write).
+    let fd = ring.as_fd().unwrap().try_clone_to_owned().unwrap();
+    let hostile = Memfd::from_fd(fd, None, Seals::NONE).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flipper = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let base = ipcx::ring::HEADER_SIZE;
+            let mut byte = 0xffu8;
+            while !stop.load(Ordering::Relaxed) {
+                for at in [10 + 1000, 2016 + 10 + 1000] {
+                    hostile.write_bytes(base + at, &[byte]).unwrap();
+                }
+                byte = if byte == b'a' { 0xff } else { b'a' };
+            }
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for _ in 0..20_000 {
+        tx.send(text.clone()).unwrap();
+        match rx.recv() {
+            Ok(s) => assert!(
+                std::str::from_utf8(s.as_bytes()).is_ok(),
+                "a String that is not UTF-8"
+            ),
+            Err(RecvError::Other(Error::Corrupted { .. })) => {}
+            Err(e) => panic!("{e:?}"),
+        }
+        if Instant::now() > deadline {
+            break; // watchdog on a loaded machine; no timing assertion
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    flipper.join().unwrap();
+}

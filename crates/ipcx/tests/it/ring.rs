@@ -118,6 +118,12 @@ fn child_process_entry_point() {
             let _rx = ring.consumer().unwrap();
             std::thread::sleep(Duration::from_secs(600));
         }
+        // Holds the producer side and blocks forever: hold-producer:NAME
+        "hold-producer" => {
+            let ring = Ring::builder(parts[1]).open().unwrap();
+            let _tx = ring.producer().unwrap();
+            std::thread::sleep(Duration::from_secs(600));
+        }
         other => panic!("unknown child role {other}"),
     }
     std::process::exit(0);
@@ -472,5 +478,178 @@ mod validator {
                 prop_assert!(n as u64 <= cap / 8);
             }
         }
+    }
+}
+
+#[test]
+fn a_capacity_over_64_mib_is_limit_exceeded_and_creates_nothing() {
+    let (name, _guard) = shm_name("ipcx-ring-huge");
+    for huge in [ring::MAX_CAPACITY + 1, 1 << 40, usize::MAX] {
+        match Ring::builder(&name).capacity(huge).create() {
+            Err(Error::LimitExceeded { max, .. }) => assert_eq!(max, 64 << 20),
+            other => panic!("capacity {huge}: {other:?}"),
+        }
+        assert!(!std::path::Path::new(&format!("/dev/shm{name}")).exists());
+        assert!(matches!(
+            Ring::anonymous(huge),
+            Err(Error::LimitExceeded { .. })
+        ));
+    }
+    // The largest allowed capacity itself is accepted (memfd: freed at once).
+    let ring = Ring::anonymous(ring::MAX_CAPACITY).unwrap();
+    assert_eq!(ring.capacity(), ring::MAX_CAPACITY);
+}
+
+#[test]
+fn inspect_of_a_fifo_returns_none_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("ring");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    // Watchdog: before the fix, open() blocked until a writer came.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let path = fifo.clone();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(ring::inspect(&path));
+    });
+    let got = done_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("inspect blocked on a FIFO");
+    assert_eq!(got.unwrap(), None);
+}
+
+#[test]
+fn a_shm_name_that_is_a_symlink_is_not_followed() {
+    let (name, _guard) = shm_name("ipcx-ring-link");
+    let target = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(target.path(), vec![0u8; HEADER_SIZE + 4096]).unwrap();
+    std::os::unix::fs::symlink(target.path(), format!("/dev/shm{name}")).unwrap();
+    for r in [
+        Ring::builder(&name).open(),
+        Ring::builder(&name).open_or_create(),
+    ] {
+        match r {
+            Err(Error::InvalidArgument { reason, .. }) => assert!(reason.contains("symbolic link")),
+            other => panic!("{other:?}"),
+        }
+    }
+    // The link and its target are left alone.
+    assert!(std::fs::symlink_metadata(format!("/dev/shm{name}"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        std::fs::read(target.path()).unwrap(),
+        vec![0u8; HEADER_SIZE + 4096]
+    );
+}
+
+#[test]
+fn zero_length_records_and_an_uncommitted_reservation_behave() {
+    let ring = Ring::anonymous(256).unwrap();
+    let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    // A reservation dropped without a commit publishes nothing and frees its room.
+    for _ in 0..100 {
+        let mut g = tx.reserve(tx.max_record_len()).unwrap();
+        g[0] = 1;
+    }
+    assert!(matches!(rx.try_recv_borrowed(), Err(Error::Empty { .. })));
+    // Zero-length records travel, many times round the ring.
+    for _ in 0..1000 {
+        tx.send(b"").unwrap();
+        assert_eq!(rx.recv_borrowed().unwrap().len(), 0);
+    }
+    // A record longer than the ring can hold is refused, not waited for.
+    let max = tx.max_record_len();
+    assert!(matches!(
+        tx.send(&vec![0u8; max + 1]),
+        Err(Error::MessageTooLarge { max: m, .. }) if m == max
+    ));
+    assert!(matches!(
+        tx.try_reserve(usize::MAX),
+        Err(Error::MessageTooLarge { .. })
+    ));
+    // A second producer or consumer, in this process or any, is refused.
+    assert!(matches!(ring.producer(), Err(Error::AddrInUse { .. })));
+    assert!(matches!(ring.consumer(), Err(Error::AddrInUse { .. })));
+}
+
+/// Starts a child holding one side of the ring `name` (role `consumer` or
+/// `hold-producer`), waits until its claim shows, then kills it (`SIGKILL`).
+fn kill_9_a_holder(name: &str, role: &str) {
+    let mut child = spawn_child(&format!("{role}:{name}"));
+    let path = format!("/dev/shm{name}");
+    let started = Instant::now();
+    loop {
+        let info = ring::inspect(std::path::Path::new(&path)).unwrap().unwrap();
+        let held = if role == "consumer" {
+            info.consumer
+        } else {
+            info.producer
+        };
+        if held.is_some_and(|p| p.start_time != 0) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "watchdog");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+}
+
+#[test]
+fn a_fresh_producer_sees_at_once_that_the_consumer_died() {
+    let (name, _guard) = shm_name("ipcx-ring-fresh-producer");
+    let ring = Ring::builder(&name).capacity(4096).create().unwrap();
+    kill_9_a_holder(&name, "consumer");
+    // Room for the record, but nobody will ever take it: the very first
+    // send of a new producer says so (it used to succeed for 20 ms).
+    let mut tx = ring.producer().unwrap();
+    let r = tx.try_send(b"anyone?");
+    assert!(matches!(r, Err(Error::Disconnected { .. })), "{r:?}");
+    // Through a channel too, handing the message back.
+    drop(tx);
+    let mut tx: ipcx::channel::Sender<u32> =
+        ipcx::channel::Sender::from_producer(ring.producer().unwrap());
+    assert!(matches!(
+        tx.send(7),
+        Err(ipcx::channel::SendError::Disconnected(7))
+    ));
+}
+
+#[test]
+fn a_fresh_consumer_sees_at_once_that_the_producer_died() {
+    let (name, _guard) = shm_name("ipcx-ring-fresh-consumer");
+    let ring = Ring::builder(&name).capacity(4096).create().unwrap();
+    kill_9_a_holder(&name, "hold-producer");
+    let mut rx = ring.consumer().unwrap();
+    let mut buf = Vec::new();
+    let r = rx.try_recv(&mut buf);
+    assert!(matches!(r, Err(Error::Disconnected { .. })), "{r:?}");
+}
+
+#[test]
+fn a_memfd_ring_not_sealed_against_shrinking_is_refused() {
+    use std::io::{Read, Seek, Write};
+    let good = Ring::anonymous(4096).unwrap();
+    let fd = good.as_fd().unwrap().try_clone_to_owned().unwrap();
+    // The sealed memfd of Ring::anonymous opens.
+    let mut image = Vec::new();
+    let mut f = std::fs::File::from(fd.try_clone().unwrap());
+    f.rewind().unwrap();
+    f.read_to_end(&mut image).unwrap();
+    Ring::from_fd(fd).unwrap();
+    // The same valid image in an unsealed memfd: its sender could shrink it
+    // under the receiver (SIGBUS), so it is refused before mapping.
+    let raw =
+        rustix::fs::memfd_create("it-ring-unsealed", rustix::fs::MemfdFlags::CLOEXEC).unwrap();
+    let mut f = std::fs::File::from(raw);
+    f.write_all(&image).unwrap();
+    match Ring::from_fd(f.into()) {
+        Err(Error::InvalidArgument { reason, .. }) => assert!(reason.contains("F_SEAL_SHRINK")),
+        other => panic!("{other:?}"),
     }
 }
