@@ -48,6 +48,43 @@ use rustix::net::{RecvFlags, SendFlags};
 use crate::deadline::{poll_fd, Deadline};
 use crate::error::{Error, Result};
 
+/// `std::io::Read` and `Write` for a byte-stream socket type and for a
+/// shared reference to it, by its blocking `recv` and `send` (`flush` does
+/// nothing: the kernel has the bytes once `send` returns).
+macro_rules! stream_io {
+    ($t:ident) => {
+        impl std::io::Read for &$t {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                Ok($t::recv(self, buf)?)
+            }
+        }
+
+        impl std::io::Write for &$t {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                Ok($t::send(self, buf)?)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        impl std::io::Read for $t {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                std::io::Read::read(&mut &*self, buf)
+            }
+        }
+
+        impl std::io::Write for $t {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                std::io::Write::write(&mut &*self, buf)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+    };
+}
+
 pub mod addr;
 pub mod ancillary;
 pub mod tcp;

@@ -779,35 +779,7 @@ impl UnixStream {
     }
 }
 
-impl io::Read for &UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        Ok(UnixStream::recv(self, buf)?)
-    }
-}
-
-impl io::Write for &UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        Ok(UnixStream::send(self, buf)?)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl io::Read for UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-}
-
-impl io::Write for UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+stream_io!(UnixStream);
 
 /// A connected `SOCK_SEQPACKET` Unix socket: reliable, ordered messages
 /// with their boundaries kept.
