@@ -215,3 +215,52 @@ pub enum CreationMode {
     /// if it created it.
     OpenOrCreate,
 }
+
+/// One round of [`CreationMode::OpenOrCreate`]: `create`, and if the object
+/// exists (`AlreadyExists`), `open`. `None` when the object was removed
+/// between the two calls (`NotFound` from `open`), so the caller tries
+/// again; otherwise the result, with `true` if this round created the object.
+fn open_or_create_round<T>(
+    create: &mut impl FnMut() -> Result<T>,
+    open: &mut impl FnMut() -> Result<T>,
+) -> Option<Result<(T, bool)>> {
+    match create() {
+        Ok(t) => return Some(Ok((t, true))),
+        Err(Error::AlreadyExists { .. }) => {}
+        Err(e) => return Some(Err(e)),
+    }
+    match open() {
+        Ok(t) => Some(Ok((t, false))),
+        Err(Error::NotFound { .. }) => None,
+        Err(e) => Some(Err(e)),
+    }
+}
+
+/// [`CreationMode::OpenOrCreate`] by `create` (exclusive) and `open`: repeats
+/// create-then-open until one of them settles the race with other processes.
+/// Returns the handle and whether this call created the object.
+pub(crate) fn open_or_create<T>(
+    mut create: impl FnMut() -> Result<T>,
+    mut open: impl FnMut() -> Result<T>,
+) -> Result<(T, bool)> {
+    loop {
+        if let Some(res) = open_or_create_round(&mut create, &mut open) {
+            return res;
+        }
+    }
+}
+
+/// As [`open_or_create`], but gives up the race after `rounds` rounds and
+/// returns what a last `open` gives.
+pub(crate) fn open_or_create_bounded<T>(
+    rounds: usize,
+    mut create: impl FnMut() -> Result<T>,
+    mut open: impl FnMut() -> Result<T>,
+) -> Result<T> {
+    for _ in 0..rounds {
+        if let Some(res) = open_or_create_round(&mut create, &mut open) {
+            return res.map(|(t, _)| t);
+        }
+    }
+    open()
+}

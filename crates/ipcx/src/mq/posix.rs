@@ -244,19 +244,10 @@ impl Builder {
         let (fd, owner) = match creation {
             CreationMode::Open => (open(&cname, base, &object)?, false),
             CreationMode::Create => (self.create_fd(&cname, base, &object)?, true),
-            CreationMode::OpenOrCreate => loop {
-                match self.create_fd(&cname, base, &object) {
-                    Ok(fd) => break (fd, true),
-                    Err(Error::AlreadyExists { .. }) => {}
-                    Err(e) => return Err(e),
-                }
-                match open(&cname, base, &object) {
-                    Ok(fd) => break (fd, false),
-                    // Unlinked between the two calls: try creating again.
-                    Err(Error::NotFound { .. }) => continue,
-                    Err(e) => return Err(e),
-                }
-            },
+            CreationMode::OpenOrCreate => crate::open_or_create(
+                || self.create_fd(&cname, base, &object),
+                || open(&cname, base, &object),
+            )?,
         };
         let attr = sys::mq_getattr(fd.as_fd()).map_err(|e| Error::os(&object, "mq_getattr", e))?;
         Ok(MessageQueue {

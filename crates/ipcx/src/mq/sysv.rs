@@ -335,19 +335,10 @@ impl Builder {
                 }
                 (msgget(key, 0, &object)?, false)
             }
-            CreationMode::OpenOrCreate => loop {
-                match msgget(key, create_flags, &object) {
-                    Ok(id) => break (id, true),
-                    Err(Error::AlreadyExists { .. }) => {}
-                    Err(e) => return Err(e),
-                }
-                match msgget(key, 0, &object) {
-                    Ok(id) => break (id, false),
-                    // Removed between the two calls: try creating again.
-                    Err(Error::NotFound { .. }) => continue,
-                    Err(e) => return Err(e),
-                }
-            },
+            CreationMode::OpenOrCreate => crate::open_or_create(
+                || msgget(key, create_flags, &object),
+                || msgget(key, 0, &object),
+            )?,
         };
         let q = MessageQueue {
             id,

@@ -178,17 +178,7 @@ impl SegmentBuilder {
                 if self.key.is_private() {
                     return self.do_create();
                 }
-                for _ in 0..100 {
-                    match self.do_create() {
-                        Err(Error::AlreadyExists { .. }) => {}
-                        other => return other,
-                    }
-                    match self.do_open() {
-                        Err(Error::NotFound { .. }) => {}
-                        other => return other,
-                    }
-                }
-                self.do_open()
+                crate::open_or_create_bounded(100, || self.do_create(), || self.do_open())
             }
         }
     }
