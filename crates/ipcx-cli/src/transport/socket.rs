@@ -50,43 +50,32 @@ pub trait Stream: Send + Sync {
     fn set_timeouts(&self, t: Option<Duration>) -> ipcx::Result<()>;
 }
 
-impl Stream for UnixStream {
-    fn send_all(&self, buf: &[u8]) -> ipcx::Result<()> {
-        UnixStream::send_all(self, buf)
-    }
-    fn recv(&self, buf: &mut [u8]) -> ipcx::Result<usize> {
-        UnixStream::recv(self, buf)
-    }
-    fn shutdown_write(&self) -> ipcx::Result<()> {
-        self.shutdown(Shutdown::Write)
-    }
-    fn shutdown_both(&self) -> ipcx::Result<()> {
-        self.shutdown(Shutdown::Both)
-    }
-    fn set_timeouts(&self, t: Option<Duration>) -> ipcx::Result<()> {
-        self.set_read_timeout(t)?;
-        self.set_write_timeout(t)
-    }
+/// [`Stream`] by the socket type's own methods of the same names.
+macro_rules! impl_stream {
+    ($t:ident) => {
+        impl Stream for $t {
+            fn send_all(&self, buf: &[u8]) -> ipcx::Result<()> {
+                $t::send_all(self, buf)
+            }
+            fn recv(&self, buf: &mut [u8]) -> ipcx::Result<usize> {
+                $t::recv(self, buf)
+            }
+            fn shutdown_write(&self) -> ipcx::Result<()> {
+                self.shutdown(Shutdown::Write)
+            }
+            fn shutdown_both(&self) -> ipcx::Result<()> {
+                self.shutdown(Shutdown::Both)
+            }
+            fn set_timeouts(&self, t: Option<Duration>) -> ipcx::Result<()> {
+                self.set_read_timeout(t)?;
+                self.set_write_timeout(t)
+            }
+        }
+    };
 }
 
-impl Stream for TcpStream {
-    fn send_all(&self, buf: &[u8]) -> ipcx::Result<()> {
-        TcpStream::send_all(self, buf)
-    }
-    fn recv(&self, buf: &mut [u8]) -> ipcx::Result<usize> {
-        TcpStream::recv(self, buf)
-    }
-    fn shutdown_write(&self) -> ipcx::Result<()> {
-        self.shutdown(Shutdown::Write)
-    }
-    fn shutdown_both(&self) -> ipcx::Result<()> {
-        self.shutdown(Shutdown::Both)
-    }
-    fn set_timeouts(&self, t: Option<Duration>) -> ipcx::Result<()> {
-        self.set_read_timeout(t)?;
-        self.set_write_timeout(t)
-    }
-}
+impl_stream!(UnixStream);
+impl_stream!(TcpStream);
 
 /// A message socket with a peer (seqpacket, connected datagram, UDP).
 trait Messages {
