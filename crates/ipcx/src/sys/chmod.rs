@@ -67,13 +67,17 @@ pub(crate) fn chmod_nofollow(
         return Ok(());
     }
     match Errno::from_io_error(&std::io::Error::last_os_error()) {
-        Some(Errno::NOSYS) => {
-            let proc_path = format!("/proc/self/fd/{}", fd.as_raw_fd());
-            rustix::fs::chmod(proc_path.as_str(), Mode::from_raw_mode(mode))
-        }
+        Some(Errno::NOSYS) => chmod_through_proc(&fd, mode),
         Some(e) => Err(e),
         None => Err(Errno::IO),
     }
+}
+
+/// Before Linux 6.6: `chmod("/proc/self/fd/N")` reaches exactly the inode of
+/// the `O_PATH` descriptor `fd` (a magic link, not a path lookup of the name).
+fn chmod_through_proc(fd: &OwnedFd, mode: u32) -> Result<(), Errno> {
+    let proc_path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    rustix::fs::chmod(proc_path.as_str(), Mode::from_raw_mode(mode))
 }
 
 #[cfg(test)]
@@ -113,6 +117,23 @@ mod tests {
         );
         let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o7777;
         assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn the_fallback_through_proc_changes_the_descriptors_inode() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        rustix::fs::mkfifoat(CWD, &p, Mode::from_raw_mode(0o600)).unwrap();
+        let fd = rustix::fs::openat(
+            CWD,
+            &p,
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .unwrap();
+        chmod_through_proc(&fd, 0o604).unwrap();
+        let m = std::fs::symlink_metadata(&p).unwrap();
+        assert_eq!(m.permissions().mode() & 0o7777, 0o604);
     }
 
     #[test]
