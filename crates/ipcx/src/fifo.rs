@@ -209,8 +209,16 @@ impl FifoBuilder {
         if made && meta.perm != self.mode {
             // The umask narrowed the mode; set it exactly. `fifo` already owns
             // the name, so an error here removes it again.
-            sys::chmod(&fifo.path, self.mode)
-                .map_err(|e| Error::os(object(&fifo.path), "chmod", e))?;
+            // By descriptor, never following a link: a FIFO swapped for a
+            // symbolic link (or any other file) is refused (SECURITY.md F3).
+            crate::sys::chmod::chmod_nofollow(
+                &fifo.path,
+                self.mode,
+                rustix::fs::FileType::Fifo,
+                fifo.dev,
+                fifo.ino,
+            )
+            .map_err(|e| Error::os(object(&fifo.path), "fchmodat2", e))?;
         }
         Ok(fifo)
     }

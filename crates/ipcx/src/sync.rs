@@ -30,6 +30,24 @@
 //! [`Mutex::named`] makes or opens a mutex in its own POSIX shared memory
 //! object; `ipcx lock NAME -- COMMAND` is built on it.
 //!
+//! # Forgetting a guard leaks the mapping
+//!
+//! glibc links every robust mutex a thread holds into that thread's robust
+//! list (`set_robust_list(2)`), and the links live *inside the mutexes*, in
+//! the shared segment: locking another robust mutex, and the kernel at
+//! thread exit, write through them. A guard passed to `std::mem::forget`
+//! (safe code) never unlocks, so its mutex stays on the list for the life of
+//! the thread. To keep that sound, ipcx records every robust mutex this
+//! process holds (added on a successful lock, including
+//! [`Locked::OwnerDied`] and try/timed locks; removed when a guard unlocks);
+//! when a segment is dropped (`munmap` of a POSIX, memfd or ring mapping,
+//! `shmdt` of a System V attachment) and a recorded mutex lies inside it,
+//! the mapping is **leaked**: it stays mapped until the process exits, so no
+//! list entry ever points into unmapped or reused memory. The shared memory
+//! object itself is still unlinked/removed as usual. Threads are not
+//! distinguished: a mutex held by any thread of this process keeps its
+//! mapping, even after a thread that forgot its guard has ended.
+//!
 //! # References
 //! - [pthread_mutexattr_setrobust(3)](https://man7.org/linux/man-pages/man3/pthread_mutexattr_setrobust.3.html)
 //! - [pthread_mutex_consistent(3)](https://man7.org/linux/man-pages/man3/pthread_mutex_consistent.3.html)
@@ -55,7 +73,9 @@ use crate::sys::pthread as sys;
 /// processes agree it guards (typically next to it in the same segment).
 ///
 /// A lock is owned by the *thread* that took it; unlock happens when the
-/// guard drops, on that same thread (guards are not `Send`).
+/// guard drops, on that same thread (guards are not `Send`). Forgetting a
+/// guard leaks the mapping that holds the mutex (see the
+/// [module docs](self#forgetting-a-guard-leaks-the-mapping)).
 #[derive(Debug)]
 pub struct Mutex<M: SharedMemory> {
     mem: M,
@@ -92,7 +112,10 @@ impl<'a, M: SharedMemory> Locked<'a, M> {
     }
 }
 
-/// Holds the mutex; unlocks it on drop.
+/// Holds the mutex; unlocks it on drop. If it is forgotten instead
+/// (`std::mem::forget`), the mutex stays locked and the segment's mapping is
+/// leaked when the segment is dropped (see the
+/// [module docs](self#forgetting-a-guard-leaks-the-mapping)).
 #[derive(Debug)]
 #[must_use = "the mutex is unlocked as soon as the guard is dropped"]
 pub struct MutexGuard<'a, M: SharedMemory> {

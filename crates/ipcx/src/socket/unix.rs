@@ -44,7 +44,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -213,8 +213,16 @@ fn bind(
         keep: false,
     };
     if meta.file_type().is_socket() {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(opts.mode & 0o7777))
-            .map_err(|e| Error::os(object, "chmod", e))?;
+        // By descriptor, never following a link: a socket swapped for a
+        // symbolic link (or any other file) is refused (SECURITY.md F3).
+        crate::sys::chmod::chmod_nofollow(
+            path,
+            opts.mode,
+            rustix::fs::FileType::Socket,
+            bound.dev,
+            bound.ino,
+        )
+        .map_err(|e| Error::os(object, "fchmodat2", e))?;
     }
     Ok(Some(bound))
 }

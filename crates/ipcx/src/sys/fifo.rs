@@ -1,5 +1,5 @@
 //! Raw calls behind [`crate::fifo`]: `mkfifo`, `lstat`/`fstat`, `open` with
-//! `O_NOFOLLOW`, `chmod`, `unlink`.
+//! `O_NOFOLLOW`, `unlink` (the exact mode is set by [`crate::sys::chmod`]).
 //!
 //! # References
 //! [mkfifo(3)](https://man7.org/linux/man-pages/man3/mkfifo.3.html),
@@ -38,11 +38,6 @@ fn meta(st: &rustix::fs::Stat) -> Meta {
 /// symlink: an existing name of any kind is `EEXIST`.
 pub(crate) fn mkfifo(path: &Path, mode: u32) -> Result<(), Errno> {
     rustix::fs::mkfifoat(CWD, path, Mode::from_raw_mode(mode))
-}
-
-/// `chmod(path, mode)`.
-pub(crate) fn chmod(path: &Path, mode: u32) -> Result<(), Errno> {
-    rustix::fs::chmod(path, Mode::from_raw_mode(mode))
 }
 
 /// `lstat(path)`: the name itself, not what a symlink points to.

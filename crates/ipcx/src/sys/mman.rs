@@ -66,6 +66,12 @@ impl Mapping {
 
 impl Drop for Mapping {
     fn drop(&mut self) {
+        // A robust mutex in here is still locked by this process (its guard
+        // was forgotten): glibc's robust list points into this memory, so it
+        // must stay mapped. Leak the mapping rather than unmap it.
+        if crate::sys::pthread::holds_locked_mutex(self.ptr.as_ptr(), self.len) {
+            return;
+        }
         // SAFETY: ptr/len are exactly what mmap returned and this value is the
         // only owner; nothing borrowed from it outlives it (borrows are tied to
         // `&self` of the owning segment type).

@@ -4,6 +4,7 @@
 //! is public outside the crate. Every `unsafe` block carries a `// SAFETY:`
 //! comment naming the invariant it relies on.
 
+pub(crate) mod chmod;
 pub(crate) mod fifo;
 pub(crate) mod futex;
 pub(crate) mod inventory;

@@ -22,6 +22,35 @@ pub(crate) const MUTEX_SIZE: usize = std::mem::size_of::<libc::pthread_mutex_t>(
 /// Alignment of a `pthread_mutex_t`, in bytes.
 pub(crate) const MUTEX_ALIGN: usize = std::mem::align_of::<libc::pthread_mutex_t>();
 
+/// Start addresses of the robust mutexes this process holds, one entry per
+/// successful lock (a multiset: after a thread ended holding a forgotten
+/// lock, the next holder of the same mutex adds a second entry).
+///
+/// glibc keeps every robust mutex a thread holds on that thread's robust list
+/// (`set_robust_list(2)`), a linked list threaded *through the mutexes
+/// themselves*: locking another robust mutex, unlocking, and the thread's exit
+/// (in the kernel) write into the listed mutexes. A guard that is forgotten
+/// (`std::mem::forget`, safe) leaves its mutex on the list for ever, so the
+/// memory holding it must stay mapped: [`crate::sys::mman::Mapping`] and
+/// [`crate::sys::shm::ShmAttach`] ask [`holds_locked_mutex`] before unmapping
+/// and leak the mapping instead when it holds a mutex listed here.
+static LOCKED: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+
+fn locked() -> std::sync::MutexGuard<'static, Vec<usize>> {
+    // Poisoning cannot leave the Vec inconsistent (push/swap_remove only).
+    LOCKED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Whether `[start, start + len)` contains any byte of a robust mutex this
+/// process holds (then it must not be unmapped).
+pub(crate) fn holds_locked_mutex(start: *const u8, len: usize) -> bool {
+    let start = start as usize;
+    let end = start.saturating_add(len);
+    locked()
+        .iter()
+        .any(|&m| m < end && m.saturating_add(MUTEX_SIZE) > start)
+}
+
 /// How a lock attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum LockOutcome {
@@ -121,8 +150,16 @@ pub(crate) fn mutex_lock(
             }
         };
         match code {
-            0 => return Ok(LockOutcome::Acquired),
-            libc::EOWNERDEAD => return Ok(LockOutcome::OwnerDied),
+            // Registered while the caller still borrows the region, so no
+            // unmapping can slip in between the lock and the registration.
+            0 => {
+                locked().push(m as usize);
+                return Ok(LockOutcome::Acquired);
+            }
+            libc::EOWNERDEAD => {
+                locked().push(m as usize);
+                return Ok(LockOutcome::OwnerDied);
+            }
             libc::EBUSY | libc::ETIMEDOUT => return Ok(LockOutcome::WouldBlock),
             libc::EINTR if !deadline.expired() => continue,
             libc::EINTR => return Ok(LockOutcome::WouldBlock),
@@ -135,7 +172,14 @@ pub(crate) fn mutex_lock(
 pub(crate) fn mutex_unlock(r: Region<'_>, offset: usize) -> io::Result<()> {
     let m = mutex_at(&r, offset);
     // SAFETY: as for mutex_lock.
-    rc(unsafe { libc::pthread_mutex_unlock(m) })
+    rc(unsafe { libc::pthread_mutex_unlock(m) })?;
+    // Off the thread's robust list now: forget one registration. (If the
+    // unlock failed, the entry stays and the mapping is kept: safe side.)
+    let mut held = locked();
+    if let Some(i) = held.iter().position(|&a| a == m as usize) {
+        held.swap_remove(i);
+    }
+    Ok(())
 }
 
 /// Marks the state protected by a mutex locked with `EOWNERDEAD` consistent.

@@ -296,6 +296,11 @@ impl ShmAttach {
 
 impl Drop for ShmAttach {
     fn drop(&mut self) {
+        // As for Mapping: a robust mutex still locked by this process keeps
+        // the segment attached (leaked) so glibc's robust list never dangles.
+        if crate::sys::pthread::holds_locked_mutex(self.ptr.as_ptr(), self.len) {
+            return;
+        }
         // SAFETY: ptr is the address shmat returned and this value is its only
         // owner; borrows of it (Regions) are tied to `&self` of the owner.
         let _ = unsafe { libc::shmdt(self.ptr.as_ptr().cast()) };

@@ -160,6 +160,7 @@ fn child_entry() {
         "posix-hold" => crate::sem_posix::hold_child(&args),
         "mutex-count" => crate::sync::count_child(&args),
         "mutex-hold" => crate::sync::hold_child(&args),
+        "mutex-forget-drop" => crate::sync::forget_drop_child(&args),
         other => panic!("unknown child role {other:?}"),
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use ipcx::socket::addr::UnixAddr;
 use ipcx::socket::unix::{
-    UnixDatagram, UnixListener, UnixSeqPacket, UnixSeqPacketListener, UnixStream,
+    BindOptions, UnixDatagram, UnixListener, UnixSeqPacket, UnixSeqPacketListener, UnixStream,
 };
 use ipcx::Error;
 
@@ -205,6 +205,21 @@ fn socket_files_are_created_owner_only() {
         .mode()
         & 0o777;
     assert_eq!(mode, 0o600);
+}
+
+#[test]
+fn a_requested_socket_mode_is_set_exactly_through_the_descriptor() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tmp();
+    let path = dir.path().join("mode666.sock");
+    let opts = BindOptions {
+        mode: 0o666,
+        ..BindOptions::default()
+    };
+    let _l = UnixListener::bind_with(&UnixAddr::path(&path).unwrap(), &opts).unwrap();
+    let meta = std::fs::symlink_metadata(&path).unwrap();
+    assert!(std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()));
+    assert_eq!(meta.permissions().mode() & 0o777, 0o666);
 }
 
 #[test]

@@ -88,3 +88,99 @@ pub fn count_child(args: &[String]) {
         child::increment(&seg);
     }
 }
+
+/// Whether this process still maps the memfd called `name`.
+fn maps_memfd(name: &str) -> bool {
+    let maps = std::fs::read_to_string("/proc/self/maps").expect("reading /proc/self/maps");
+    maps.lines().any(|l| l.contains(&format!("/memfd:{name} ")))
+}
+
+/// A forgotten guard, then the segment holding the locked mutex dropped:
+/// the mapping is leaked (still mapped), not unmapped, so glibc's robust list
+/// never points into unmapped or reused memory. Locking other robust mutexes
+/// (lock, try_lock, timed, OwnerDied + consistent) and ending threads that did
+/// the same must not crash. Run in a child: a crash fails the child.
+#[test]
+fn forgetting_a_guard_then_dropping_the_segment_leaks_the_mapping_and_stays_sound() {
+    let mut peer = child::spawn("mutex-forget-drop", &[&unique("ipcx-it-forget")]);
+    let status = peer.wait(Duration::from_secs(60));
+    assert!(status.success(), "child crashed or failed: {status}");
+}
+
+pub fn forget_drop_child(args: &[String]) {
+    use ipcx::shm::memfd::Memfd;
+    let base = &args[0];
+    let other_seg = Memfd::create(&format!("{base}-other"), 4096).unwrap();
+    let other = Mutex::init(&other_seg, 0).unwrap();
+
+    // Locked, guard forgotten, segment dropped: leaked.
+    let leaked = format!("{base}-leaked");
+    let m = Mutex::init(Memfd::create(&leaked, 4096).unwrap(), 64).unwrap();
+    std::mem::forget(m.lock().unwrap());
+    drop(m);
+    assert!(
+        maps_memfd(&leaked),
+        "the mapping holding a locked mutex was unmapped"
+    );
+
+    // Unlocked normally: unmapped as usual.
+    let freed = format!("{base}-freed");
+    let m = Mutex::init(Memfd::create(&freed, 4096).unwrap(), 64).unwrap();
+    drop(m.lock().unwrap());
+    drop(m.try_lock().unwrap().unwrap());
+    drop(m.lock_timeout(Duration::from_secs(5)).unwrap());
+    drop(m);
+    assert!(
+        !maps_memfd(&freed),
+        "an unlocked mutex's mapping was not unmapped"
+    );
+
+    // The same through try_lock and lock_timeout, and a System V segment.
+    let m = Mutex::init(Memfd::create(&format!("{base}-try"), 4096).unwrap(), 0).unwrap();
+    std::mem::forget(m.try_lock().unwrap().unwrap());
+    drop(m);
+    let m = Mutex::init(Memfd::create(&format!("{base}-timed"), 4096).unwrap(), 0).unwrap();
+    std::mem::forget(m.lock_timeout(Duration::from_secs(5)).unwrap());
+    drop(m);
+    let sysv = ipcx::shm::sysv::Segment::builder(ipcx::key::Key::PRIVATE)
+        .size(4096)
+        .create()
+        .unwrap();
+    let m = Mutex::init(sysv, 0).unwrap();
+    std::mem::forget(m.lock().unwrap());
+    drop(m);
+
+    // Lock another robust mutex: glibc links it to the forgotten ones.
+    for _ in 0..3 {
+        drop(other.lock().unwrap());
+        drop(other.try_lock().unwrap().unwrap());
+        drop(other.lock_timeout(Duration::from_secs(5)).unwrap());
+    }
+
+    // A thread that ends holding forgotten locks in dropped segments, one of
+    // them taken with OwnerDied and marked consistent.
+    let died = Mutex::init(Memfd::create(&format!("{base}-died"), 4096).unwrap(), 0).unwrap();
+    std::thread::scope(|s| {
+        s.spawn(|| std::mem::forget(died.lock().unwrap()));
+    });
+    let other = &other;
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            let g = died.lock().unwrap();
+            assert!(g.owner_died());
+            std::mem::forget(g.recover().unwrap());
+            drop(died);
+            let m = Mutex::init(Memfd::create("t", 4096).unwrap(), 0).unwrap();
+            std::mem::forget(m.lock().unwrap());
+            drop(m);
+            drop(other.lock().unwrap());
+        });
+    });
+    // New mappings may not land on the leaked ones; lock once more.
+    let fresh: Vec<_> = (0..8).map(|_| Memfd::create("t", 4096).unwrap()).collect();
+    for seg in &fresh {
+        let m = Mutex::init(seg, 0).unwrap();
+        drop(m.lock().unwrap());
+    }
+    println!("SURVIVED");
+}
