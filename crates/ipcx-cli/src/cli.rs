@@ -69,10 +69,10 @@ pub struct SendArgs {
     /// Send this text instead of reading stdin.
     #[arg(long, short)]
     pub message: Option<String>,
-    /// Message endpoints: send each input line as its own message (without its newline).
+    /// Send each input line as its own message (message endpoints: without its newline; fifo: with it, in one atomic write).
     #[arg(long)]
     pub lines: bool,
-    /// Stop after N messages (message endpoints) or send the message N times.
+    /// Stop after N messages (message endpoints), N bytes of stdin (byte streams such as fifo:) or N lines (--lines); with --message, send it N times.
     #[arg(long)]
     pub count: Option<u64>,
     /// Give up when the peer is missing or the send blocks longer than this (e.g. 200ms, 10s).
@@ -100,7 +100,7 @@ pub struct SendArgs {
 pub struct RecvArgs {
     /// Where to receive from.
     pub endpoint: String,
-    /// Stop after N messages (message endpoints) or N bytes' worth of reads of a stream.
+    /// Stop after N messages (message endpoints) or N bytes (byte streams such as fifo:).
     #[arg(long)]
     pub count: Option<u64>,
     /// Give up when nothing arrives (or no peer connects) within this time (e.g. 200ms, 10s).

@@ -4,4 +4,6 @@
 //! is public outside the crate. Every `unsafe` block carries a `// SAFETY:`
 //! comment naming the invariant it relies on.
 
+pub(crate) mod fifo;
 pub(crate) mod mman;
+pub(crate) mod pipe;
