@@ -124,6 +124,9 @@ pub struct RecvArgs {
     /// Stream sockets: connect to a server instead of listening.
     #[arg(long)]
     pub connect: bool,
+    /// sysvmq: print each body whole; by default a body is cut at its first NUL byte, as C peers send NUL-terminated text in fixed-size bodies.
+    #[arg(long)]
+    pub raw: bool,
 }
 
 /// `ipcx serve`.

@@ -7,3 +7,5 @@
 pub(crate) mod fifo;
 pub(crate) mod mman;
 pub(crate) mod pipe;
+pub(crate) mod mqueue;
+pub(crate) mod msg;
