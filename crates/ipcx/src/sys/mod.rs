@@ -9,3 +9,6 @@ pub(crate) mod mman;
 pub(crate) mod pipe;
 pub(crate) mod mqueue;
 pub(crate) mod msg;
+pub(crate) mod pthread;
+pub(crate) mod sem;
+pub(crate) mod shm;

@@ -4,4 +4,11 @@
 mod mq_common;
 mod mq_posix;
 mod mq_sysv;
+mod child;
+mod memfd;
+mod sem_posix;
+mod sem_sysv;
+mod shm_posix;
+mod shm_sysv;
+mod sync;
 mod util;
