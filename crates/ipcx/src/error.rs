@@ -244,6 +244,19 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+
+    /// Ancillary data (a control message such as `SCM_RIGHTS`) arrived
+    /// truncated (`MSG_CTRUNC`): the receiver was at its `RLIMIT_NOFILE` or
+    /// its control buffer was too small. Every descriptor that did arrive has
+    /// been closed or handed back; none leaks.
+    #[error("{object}: control message truncated (MSG_CTRUNC): {detail}")]
+    ControlTruncated {
+        /// The socket.
+        object: String,
+        /// How many descriptors arrived, what became of them, and the likely
+        /// limit (with its value and source).
+        detail: String,
+    },
 }
 
 impl Error {
@@ -314,6 +327,7 @@ impl Error {
             Error::AddrInUse { .. } => K::AddrInUse,
             Error::Unsupported { .. } => K::Unsupported,
             Error::Io { source, .. } => source.kind(),
+            Error::ControlTruncated { .. } => K::Other,
         }
     }
 }

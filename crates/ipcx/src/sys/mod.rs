@@ -12,3 +12,4 @@ pub(crate) mod msg;
 pub(crate) mod pthread;
 pub(crate) mod sem;
 pub(crate) mod shm;
+pub(crate) mod socket;

@@ -11,4 +11,7 @@ mod sem_sysv;
 mod shm_posix;
 mod shm_sysv;
 mod sync;
+mod socket_fd;
+mod socket_inet;
+mod socket_unix;
 mod util;
