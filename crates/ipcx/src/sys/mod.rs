@@ -5,6 +5,7 @@
 //! comment naming the invariant it relies on.
 
 pub(crate) mod fifo;
+pub(crate) mod futex;
 pub(crate) mod mman;
 pub(crate) mod pipe;
 pub(crate) mod mqueue;

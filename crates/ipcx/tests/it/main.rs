@@ -14,4 +14,6 @@ mod sync;
 mod socket_fd;
 mod socket_inet;
 mod socket_unix;
+mod channel;
+mod ring;
 mod util;
