@@ -10,9 +10,9 @@ use crate::link::Link;
 /// Bytes of shared memory both sides can read and write.
 pub(crate) trait Region {
     /// Copies `data` into the region at `offset`.
-    fn write(&mut self, offset: usize, data: &[u8]);
+    fn write(&mut self, offset: usize, data: &[u8]) -> anyhow::Result<()>;
     /// Copies `out.len()` bytes from the region at `offset`.
-    fn read(&self, offset: usize, out: &mut [u8]);
+    fn read(&self, offset: usize, out: &mut [u8]) -> anyhow::Result<()>;
 }
 
 /// Four counting semaphores: index `2d` is "full" and `2d + 1` is "free" for
@@ -43,14 +43,14 @@ impl<R: Region, S: Sems> Link for ShmSem<R, S> {
     fn send(&mut self, msg: &[u8]) -> anyhow::Result<()> {
         let d = usize::from(!self.parent);
         self.sems.wait(2 * d + 1)?;
-        self.region.write(self.base + d * self.max, msg);
+        self.region.write(self.base + d * self.max, msg)?;
         self.sems.post(2 * d)
     }
 
     fn recv(&mut self, buf: &mut [u8]) -> anyhow::Result<()> {
         let d = usize::from(self.parent);
         self.sems.wait(2 * d)?;
-        self.region.read(self.base + d * self.max, buf);
+        self.region.read(self.base + d * self.max, buf)?;
         self.sems.post(2 * d + 1)
     }
 }

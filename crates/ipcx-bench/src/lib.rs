@@ -47,6 +47,7 @@ mod mechs;
 mod raw;
 mod report;
 mod stats;
+mod wired;
 
 pub use chart::write_svg;
 pub use config::{parse_size, Budget, Config};

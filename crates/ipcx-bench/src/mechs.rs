@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::link::Driver;
 use crate::raw;
+use crate::wired;
 
 /// What an entry of the catalog is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,7 +83,6 @@ const fn raw(
     }
 }
 
-#[allow(dead_code)]
 const fn mech(
     id: &'static str,
     label: &'static str,
@@ -131,6 +131,111 @@ static CATALOG: &[MechanismInfo] = &[
         "memcpy bandwidth in one process (throughput limit)",
         false,
         None,
+    ),
+    mech(
+        "pipe",
+        "anonymous pipes (ipcx::pipe)",
+        false,
+        Some("raw-pipe"),
+        &wired::Pipe,
+    ),
+    mech(
+        "fifo",
+        "named pipes (ipcx::fifo)",
+        false,
+        Some("raw-fifo"),
+        &wired::Fifo,
+    ),
+    mech(
+        "sysvmq",
+        "System V message queue (ipcx::mq::sysv)",
+        false,
+        Some("raw-sysvmq"),
+        &wired::SysvMq,
+    ),
+    mech(
+        "mq",
+        "POSIX message queues (ipcx::mq::posix)",
+        false,
+        Some("raw-mq"),
+        &wired::PosixMq,
+    ),
+    mech(
+        "unix",
+        "Unix stream socket (ipcx::socket::unix)",
+        false,
+        Some("raw-unix"),
+        &wired::UnixStream,
+    ),
+    mech(
+        "unix-dgram",
+        "Unix datagram socket (ipcx::socket::unix)",
+        false,
+        Some("raw-unix-dgram"),
+        &wired::UnixDatagram,
+    ),
+    mech(
+        "unix-seqpacket",
+        "Unix seqpacket socket (ipcx::socket::unix)",
+        false,
+        Some("raw-unix-seqpacket"),
+        &wired::UnixSeqPacket,
+    ),
+    mech(
+        "tcp",
+        "TCP over loopback (ipcx::socket::tcp)",
+        false,
+        Some("raw-tcp"),
+        &wired::Tcp,
+    ),
+    mech(
+        "udp",
+        "UDP over loopback (ipcx::socket::udp)",
+        false,
+        Some("raw-udp"),
+        &wired::Udp,
+    ),
+    mech(
+        "sysvshm",
+        "System V shared memory + System V semaphores (ipcx::shm::sysv, ipcx::sem::sysv)",
+        true,
+        Some("raw-sysvshm"),
+        &wired::SysvShm,
+    ),
+    mech(
+        "posixshm",
+        "POSIX shared memory + unnamed POSIX semaphores (ipcx::shm::posix, ipcx::sem::posix)",
+        true,
+        Some("raw-posixshm"),
+        &wired::PosixShm,
+    ),
+    mech(
+        "ring-spin",
+        "ipcx ring, busy-wait (ipcx::ring, WaitStrategy::Spin)",
+        true,
+        None,
+        &wired::RingDriver(ipcx::ring::WaitStrategy::Spin),
+    ),
+    mech(
+        "ring-futex",
+        "ipcx ring, futex wait (ipcx::ring, WaitStrategy::Futex)",
+        true,
+        None,
+        &wired::RingDriver(ipcx::ring::WaitStrategy::Futex),
+    ),
+    mech(
+        "ring-adaptive",
+        "ipcx ring, spin then futex (ipcx::ring, WaitStrategy::Adaptive)",
+        true,
+        None,
+        &wired::RingDriver(ipcx::ring::WaitStrategy::Adaptive),
+    ),
+    mech(
+        "channel",
+        "typed channel over the ring (ipcx::channel, adaptive wait)",
+        true,
+        None,
+        &wired::Channel,
     ),
     raw("raw-pipe", "pipe2 + read/write", false, &raw::RawPipe),
     raw(

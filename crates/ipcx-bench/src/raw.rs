@@ -92,18 +92,20 @@ impl Mapped {
 }
 
 impl Region for Mapped {
-    fn write(&mut self, offset: usize, data: &[u8]) {
+    fn write(&mut self, offset: usize, data: &[u8]) -> anyhow::Result<()> {
         assert!(offset + data.len() <= self.len);
         // SAFETY: in bounds (checked above); the handshake protocol gives this
         // side exclusive use of the buffer while it writes.
-        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr_at(offset), data.len()) }
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr_at(offset), data.len()) };
+        Ok(())
     }
 
-    fn read(&self, offset: usize, out: &mut [u8]) {
+    fn read(&self, offset: usize, out: &mut [u8]) -> anyhow::Result<()> {
         assert!(offset + out.len() <= self.len);
         // SAFETY: in bounds (checked above); the protocol guarantees the
         // writer has finished and will not write again until released.
-        unsafe { std::ptr::copy_nonoverlapping(self.ptr_at(offset), out.as_mut_ptr(), out.len()) }
+        unsafe { std::ptr::copy_nonoverlapping(self.ptr_at(offset), out.as_mut_ptr(), out.len()) };
+        Ok(())
     }
 }
 
@@ -148,7 +150,7 @@ impl TurnLink {
 impl Link for TurnLink {
     fn send(&mut self, msg: &[u8]) -> anyhow::Result<()> {
         let off = self.out_offset();
-        self.map.write(off, msg);
+        self.map.write(off, msg)?;
         self.seq = self.seq.wrapping_add(1);
         let turn = self.map.atomic(0);
         // Release: publishes the message bytes to the reader's Acquire load.
@@ -201,7 +203,7 @@ impl Link for TurnLink {
             }
         }
         let off = self.in_offset();
-        self.map.read(off, buf);
+        self.map.read(off, buf)?;
         Ok(())
     }
 }
@@ -947,15 +949,16 @@ struct SysvShm {
 }
 
 impl Region for SysvShm {
-    fn write(&mut self, offset: usize, data: &[u8]) {
+    fn write(&mut self, offset: usize, data: &[u8]) -> anyhow::Result<()> {
         assert!(offset + data.len() <= self.len);
         // SAFETY: in bounds of the attached segment (checked); the handshake
         // gives this side exclusive use of the buffer.
         unsafe {
             std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.as_ptr().add(offset), data.len())
         }
+        Ok(())
     }
-    fn read(&self, offset: usize, out: &mut [u8]) {
+    fn read(&self, offset: usize, out: &mut [u8]) -> anyhow::Result<()> {
         assert!(offset + out.len() <= self.len);
         // SAFETY: as in `write`.
         unsafe {
@@ -965,6 +968,7 @@ impl Region for SysvShm {
                 out.len(),
             )
         }
+        Ok(())
     }
 }
 
@@ -1139,16 +1143,18 @@ impl PosixSems<'_> {
 struct RcRegion(#[allow(dead_code)] std::rc::Rc<Mapped>, *mut u8, usize);
 
 impl Region for RcRegion {
-    fn write(&mut self, offset: usize, data: &[u8]) {
+    fn write(&mut self, offset: usize, data: &[u8]) -> anyhow::Result<()> {
         assert!(offset + data.len() <= self.2);
         // SAFETY: in bounds of the live mapping (`self.0` keeps it alive);
         // the handshake gives this side exclusive use of the buffer.
-        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.1.add(offset), data.len()) }
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.1.add(offset), data.len()) };
+        Ok(())
     }
-    fn read(&self, offset: usize, out: &mut [u8]) {
+    fn read(&self, offset: usize, out: &mut [u8]) -> anyhow::Result<()> {
         assert!(offset + out.len() <= self.2);
         // SAFETY: as in `write`.
-        unsafe { std::ptr::copy_nonoverlapping(self.1.add(offset), out.as_mut_ptr(), out.len()) }
+        unsafe { std::ptr::copy_nonoverlapping(self.1.add(offset), out.as_mut_ptr(), out.len()) };
+        Ok(())
     }
 }
 

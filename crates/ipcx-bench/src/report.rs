@@ -374,8 +374,9 @@ impl Report {
 
         let mut out = Vec::new();
         let claim1 = "Shared memory is the fastest IPC".to_string();
+        let both_kinds = best_shm_lat.is_some() && best_shm_thr.is_some();
         out.push(match (fastest_lat, fastest_thr, best_non_shm_lat, best_non_shm_thr) {
-            (Some(fl), Some(ft), Some(nl), Some(nt)) => Conclusion {
+            (Some(fl), Some(ft), Some(nl), Some(nt)) if both_kinds => Conclusion {
                 claim: claim1,
                 held: Some(shm(fl.0) && shm(ft.0)),
                 evidence: format!(
