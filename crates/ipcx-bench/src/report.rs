@@ -417,11 +417,34 @@ impl Report {
                 ),
             },
             _ => Conclusion {
-                claim: claim2,
+                claim: claim2.clone(),
                 held: None,
                 evidence: "not measured: needs fifo and a shared-memory mechanism in one run".into(),
             },
         });
+        // The seed's own shared-memory pattern, for the record.
+        let seed_lat = lat.iter().find(|x| x.0 == "sysvshm");
+        let seed_thr = thr.iter().find(|x| x.0 == "sysvshm");
+        if let (Some(c), Some(fl), Some(sl)) = (out.last_mut(), fifo_lat, seed_lat) {
+            if c.held.is_some() {
+                let _ = write!(
+                    c.evidence,
+                    "; against the seed's own pattern (sysvshm: System V shared memory with a semaphore handshake) fifo is {} in round trip ({} vs {})",
+                    if fl.1 > sl.1 { "slower" } else { "faster" },
+                    format_ns(fl.1),
+                    format_ns(sl.1)
+                );
+                if let (Some(ft), Some(st)) = (fifo_thr, seed_thr) {
+                    let _ = write!(
+                        c.evidence,
+                        " and {} in throughput ({} vs {})",
+                        if ft.1 < st.1 { "slower" } else { "faster" },
+                        format_bytes_per_sec(ft.1),
+                        format_bytes_per_sec(st.1)
+                    );
+                }
+            }
+        }
         out
     }
 
