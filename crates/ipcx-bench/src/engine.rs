@@ -312,6 +312,9 @@ impl Session {
         let mut cmd = spawn();
         cmd.stdin(Stdio::from(theirs)).stdout(Stdio::null());
         let child = cmd.spawn().context("starting the bench peer process")?;
+        // The command holds our copy of the peer's end: close it, so that a
+        // peer that dies shows up as a hang-up instead of silence.
+        drop(cmd);
         let watchdog = Watchdog::new(child.id());
         let fail = |child: Child, e: anyhow::Error| -> anyhow::Error {
             reap(child);
