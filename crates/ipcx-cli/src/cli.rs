@@ -23,6 +23,13 @@ pub enum Command {
     /// Receive from an endpoint and write the bytes to stdout.
     Recv(RecvArgs),
     /// Serve an endpoint for many clients (echo or a fixed message).
+    ///
+    /// Concurrency: unix:, unix-seqpacket: and tcp: endpoints get one thread
+    /// per client from a bounded pool (at most 1024 at once; further clients
+    /// wait in the listen backlog); unix-dgram: and udp: endpoints are served
+    /// by one thread answering each datagram. Streams are echoed byte for
+    /// byte, messages whole. Binds loopback only unless --public. Prints
+    /// `listening on ENDPOINT` once ready.
     Serve(ServeArgs),
     /// Measure latency and throughput of every mechanism side by side.
     Bench(BenchArgs),
@@ -233,7 +240,7 @@ pub struct LimitsArgs {
 /// `ipcx lock`.
 #[derive(Debug, Args)]
 pub struct LockArgs {
-    /// The lock's name (a POSIX name; a leading '/' is added if missing).
+    /// The lock's name (one leading '/' allowed, no other slash); the lock lives in the POSIX shared memory object /ipcx-lock.NAME.
     pub name: String,
     /// Give up if the lock is not acquired within this time.
     #[arg(long, value_parser = parse_duration)]

@@ -134,6 +134,9 @@ impl FifoBuilder {
     ///
     /// # Errors
     /// As [`build`](Self::build) with [`CreationMode::Create`].
+    ///
+    /// # References
+    /// [mkfifo(3)](https://man7.org/linux/man-pages/man3/mkfifo.3.html)
     #[doc(alias = "mkfifo")]
     pub fn create(self) -> Result<Fifo> {
         self.build(CreationMode::Create)
@@ -152,6 +155,10 @@ impl FifoBuilder {
     ///
     /// # Errors
     /// As [`build`](Self::build) with [`CreationMode::OpenOrCreate`].
+    ///
+    /// # References
+    /// [mkfifo(3)](https://man7.org/linux/man-pages/man3/mkfifo.3.html),
+    /// [lstat(2)](https://man7.org/linux/man-pages/man2/lstat.2.html)
     pub fn open_or_create(self) -> Result<Fifo> {
         self.build(CreationMode::OpenOrCreate)
     }
@@ -344,6 +351,10 @@ impl Fifo {
     /// As [`FifoReader::open`]; also [`Error::InvalidArgument`] when the
     /// path now names a different file than the one this handle made or
     /// found.
+    ///
+    /// # References
+    /// [open(2)](https://man7.org/linux/man-pages/man2/open.2.html),
+    /// [fifo(7)](https://man7.org/linux/man-pages/man7/fifo.7.html)
     pub fn open_reader(&self, timeout: Option<Duration>) -> Result<FifoReader> {
         let mut r = FifoReader::open_inner(&self.path, Some((self.dev, self.ino)))?;
         r.wait_for_writer(timeout)?;
@@ -355,6 +366,10 @@ impl Fifo {
     ///
     /// # Errors
     /// As [`open_reader`](Self::open_reader), without the timeout.
+    ///
+    /// # References
+    /// [open(2)](https://man7.org/linux/man-pages/man2/open.2.html),
+    /// [fifo(7)](https://man7.org/linux/man-pages/man7/fifo.7.html)
     pub fn try_open_reader(&self) -> Result<FifoReader> {
         FifoReader::open_inner(&self.path, Some((self.dev, self.ino)))
     }
@@ -363,6 +378,10 @@ impl Fifo {
     ///
     /// # Errors
     /// As [`FifoWriter::open`].
+    ///
+    /// # References
+    /// [open(2)](https://man7.org/linux/man-pages/man2/open.2.html),
+    /// [fifo(7)](https://man7.org/linux/man-pages/man7/fifo.7.html)
     pub fn open_writer(&self, timeout: Option<Duration>) -> Result<FifoWriter> {
         FifoWriter::open_inner(
             &self.path,
@@ -376,6 +395,10 @@ impl Fifo {
     ///
     /// # Errors
     /// As [`FifoWriter::try_open`].
+    ///
+    /// # References
+    /// [open(2)](https://man7.org/linux/man-pages/man2/open.2.html),
+    /// [fifo(7)](https://man7.org/linux/man-pages/man7/fifo.7.html)
     pub fn try_open_writer(&self) -> Result<FifoWriter> {
         FifoWriter::open_inner(&self.path, Wait::NonBlocking, Some((self.dev, self.ino)))
     }
@@ -397,7 +420,9 @@ impl Fifo {
 
     fn unlink_if_same(&self) -> Result<()> {
         let meta = sys::lstat(&self.path).map_err(|e| Error::os(object(&self.path), "lstat", e))?;
-        if (meta.dev, meta.ino) != (self.dev, self.ino) {
+        // Inode numbers are reused at once on some file systems (tmpfs), so
+        // the type is checked too.
+        if (meta.dev, meta.ino) != (self.dev, self.ino) || meta.kind != FileType::Fifo {
             return Err(Error::InvalidArgument {
                 object: object(&self.path),
                 reason: "the path now names a different file; it was left alone".into(),
@@ -409,7 +434,7 @@ impl Fifo {
 
 impl Drop for Fifo {
     /// Removes the FIFO if this handle made it and it is not kept, and the
-    /// path still names the same FIFO.
+    /// path still names a FIFO with the same device and inode number.
     fn drop(&mut self) {
         if self.owner && !self.keep {
             let _ = self.unlink_if_same();
@@ -469,6 +494,10 @@ impl FifoReader {
     ///
     /// # Errors
     /// As [`open`](Self::open), without the timeout.
+    ///
+    /// # References
+    /// [open(2)](https://man7.org/linux/man-pages/man2/open.2.html),
+    /// [fifo(7)](https://man7.org/linux/man-pages/man7/fifo.7.html)
     pub fn try_open(path: impl AsRef<Path>) -> Result<FifoReader> {
         let path = path.as_ref();
         check_path(path)?;
@@ -579,6 +608,10 @@ impl FifoReader {
     /// [`Error::TimedOut`] saying `a writer to open the FIFO` when no writer
     /// has shown up, or `data from the writer` when one has but sent
     /// nothing within `timeout`; [`Error::Io`] for `read(2)` errors.
+    ///
+    /// # References
+    /// [read(2)](https://man7.org/linux/man-pages/man2/read.2.html),
+    /// [poll(2)](https://man7.org/linux/man-pages/man2/poll.2.html)
     pub fn read_timeout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize> {
         self.read_wait(buf, Wait::timeout(timeout))
     }
@@ -587,6 +620,9 @@ impl FifoReader {
     ///
     /// # Errors
     /// [`Error::Io`] if `fcntl(2)` fails.
+    ///
+    /// # References
+    /// [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html)
     #[doc(alias = "F_GETPIPE_SZ")]
     pub fn capacity(&self) -> Result<usize> {
         pipe::capacity_fd(self.fd.as_fd(), &|| self.object())
@@ -658,6 +694,10 @@ impl FifoWriter {
     /// # Errors
     /// [`Error::Disconnected`] when no process has the FIFO open for reading
     /// (`ENXIO`); otherwise as [`open`](Self::open).
+    ///
+    /// # References
+    /// [open(2)](https://man7.org/linux/man-pages/man2/open.2.html),
+    /// [fifo(7)](https://man7.org/linux/man-pages/man7/fifo.7.html)
     pub fn try_open(path: impl AsRef<Path>) -> Result<FifoWriter> {
         let path = path.as_ref();
         check_path(path)?;
@@ -722,6 +762,10 @@ impl FifoWriter {
     /// [`Error::MessageTooLarge`] naming `PIPE_BUF` for a longer message
     /// (nothing written); [`Error::Disconnected`] when no reader is left;
     /// [`Error::Io`] for other `write(2)` errors.
+    ///
+    /// # References
+    /// [write(2)](https://man7.org/linux/man-pages/man2/write.2.html),
+    /// [pipe(7)](https://man7.org/linux/man-pages/man7/pipe.7.html) (`PIPE_BUF`)
     pub fn write_message(&self, msg: &[u8]) -> Result<()> {
         pipe::write_message_fd(
             self.fd.as_fd(),
@@ -738,6 +782,10 @@ impl FifoWriter {
     /// # Errors
     /// As [`write_message`](Self::write_message), plus [`Error::TimedOut`]
     /// when the reader did not make room in time (nothing written).
+    ///
+    /// # References
+    /// [write(2)](https://man7.org/linux/man-pages/man2/write.2.html),
+    /// [poll(2)](https://man7.org/linux/man-pages/man2/poll.2.html)
     pub fn write_message_timeout(&self, msg: &[u8], timeout: Duration) -> Result<()> {
         pipe::write_message_fd(
             self.fd.as_fd(),
@@ -753,6 +801,9 @@ impl FifoWriter {
     /// # Errors
     /// [`Error::Full`] when nothing fits; [`Error::Disconnected`] when no
     /// reader is left; [`Error::Io`] otherwise.
+    ///
+    /// # References
+    /// [write(2)](https://man7.org/linux/man-pages/man2/write.2.html)
     pub fn try_write(&self, buf: &[u8]) -> Result<usize> {
         pipe::write_fd(
             self.fd.as_fd(),
@@ -770,6 +821,10 @@ impl FifoWriter {
     /// [`Error::TimedOut`] when no room appeared in time;
     /// [`Error::Disconnected`] when no reader is left; [`Error::Io`]
     /// otherwise.
+    ///
+    /// # References
+    /// [write(2)](https://man7.org/linux/man-pages/man2/write.2.html),
+    /// [poll(2)](https://man7.org/linux/man-pages/man2/poll.2.html)
     pub fn write_timeout(&self, buf: &[u8], timeout: Duration) -> Result<usize> {
         pipe::write_fd(
             self.fd.as_fd(),
@@ -786,6 +841,10 @@ impl FifoWriter {
     /// # Errors
     /// As [`write_timeout`](Self::write_timeout); on error an unknown part of
     /// `buf` has been written.
+    ///
+    /// # References
+    /// [write(2)](https://man7.org/linux/man-pages/man2/write.2.html),
+    /// [poll(2)](https://man7.org/linux/man-pages/man2/poll.2.html)
     pub fn write_all_timeout(&self, buf: &[u8], timeout: Duration) -> Result<()> {
         let mut rest = buf;
         while !rest.is_empty() {
@@ -799,6 +858,9 @@ impl FifoWriter {
     ///
     /// # Errors
     /// [`Error::Io`] if `fcntl(2)` fails.
+    ///
+    /// # References
+    /// [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html)
     #[doc(alias = "F_GETPIPE_SZ")]
     pub fn capacity(&self) -> Result<usize> {
         pipe::capacity_fd(self.fd.as_fd(), &|| self.object())
@@ -809,6 +871,9 @@ impl FifoWriter {
     ///
     /// # Errors
     /// As [`PipeReader::set_capacity`](crate::pipe::PipeReader::set_capacity).
+    ///
+    /// # References
+    /// [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html)
     #[doc(alias = "F_SETPIPE_SZ")]
     pub fn set_capacity(&self, bytes: usize) -> Result<usize> {
         pipe::set_capacity_fd(self.fd.as_fd(), bytes, &|| self.object())

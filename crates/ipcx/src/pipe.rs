@@ -158,10 +158,11 @@ pub(crate) fn read_fd(
         return Ok(0);
     }
     let mut ready = false;
+    let mut nowait = sys::nowait_supported();
     loop {
         let r = match wait {
             Wait::Block => sys::read(fd, buf),
-            _ if sys::nowait_supported() => sys::read_nowait(fd, buf),
+            _ if nowait => sys::read_nowait(fd, buf),
             // No RWF_NOWAIT: poll said readable, so read(2) returns at once.
             _ if ready => sys::read(fd, buf),
             _ => Err(Errno::AGAIN),
@@ -169,7 +170,8 @@ pub(crate) fn read_fd(
         match r {
             Ok(n) => return Ok(n),
             Err(Errno::INTR) => continue,
-            Err(Errno::AGAIN) | Err(Errno::OPNOTSUPP) => {}
+            Err(Errno::AGAIN) => {}
+            Err(Errno::OPNOTSUPP) => nowait = false,
             Err(e) => return Err(Error::os(object(), "read", e)),
         }
         match poll_fd(fd, PollFlags::IN, wait.deadline()) {
@@ -193,10 +195,11 @@ pub(crate) fn write_fd(
         return Ok(0);
     }
     let mut ready = false;
+    let mut nowait = sys::nowait_supported();
     loop {
         let r = match wait {
             Wait::Block => sys::write(fd, buf, false),
-            _ if sys::nowait_supported() => sys::write(fd, buf, true),
+            _ if nowait => sys::write(fd, buf, true),
             // No RWF_NOWAIT: poll said there is a free page, so a write of at
             // most PIPE_BUF bytes completes at once.
             _ if ready => sys::write(fd, &buf[..buf.len().min(PIPE_BUF)], false),
@@ -205,7 +208,8 @@ pub(crate) fn write_fd(
         match r {
             Ok(n) => return Ok(n),
             Err(Errno::INTR) => continue,
-            Err(Errno::AGAIN) | Err(Errno::OPNOTSUPP) => {}
+            Err(Errno::AGAIN) => {}
+            Err(Errno::OPNOTSUPP) => nowait = false,
             Err(Errno::PIPE) => {
                 return Err(Error::Disconnected {
                     object: object(),
@@ -312,6 +316,10 @@ fn dup(fd: BorrowedFd<'_>, object: &dyn Fn() -> String) -> Result<OwnedFd> {
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] for a negative `child_fd`.
+///
+/// # References
+/// [dup2(2)](https://man7.org/linux/man-pages/man2/dup2.2.html),
+/// [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html)
 pub fn inherit_as(cmd: &mut Command, fd: impl Into<OwnedFd>, child_fd: RawFd) -> Result<()> {
     if child_fd < 0 {
         return Err(Error::InvalidArgument {
@@ -524,6 +532,10 @@ impl PipeWriter {
     /// # Errors
     /// As [`write_message`](Self::write_message), plus [`Error::Full`] when
     /// the pipe has no room for the whole message now (nothing is written).
+    ///
+    /// # References
+    /// [write(2)](https://man7.org/linux/man-pages/man2/write.2.html),
+    /// [pipe(7)](https://man7.org/linux/man-pages/man7/pipe.7.html) (`PIPE_BUF`)
     pub fn try_write_message(&self, msg: &[u8]) -> Result<()> {
         write_message_fd(
             self.fd.as_fd(),
@@ -541,6 +553,10 @@ impl PipeWriter {
     /// As [`write_message`](Self::write_message), plus [`Error::TimedOut`]
     /// when the reader did not make room within `timeout` (nothing is
     /// written).
+    ///
+    /// # References
+    /// [write(2)](https://man7.org/linux/man-pages/man2/write.2.html),
+    /// [poll(2)](https://man7.org/linux/man-pages/man2/poll.2.html)
     pub fn write_message_timeout(&self, msg: &[u8], timeout: Duration) -> Result<()> {
         write_message_fd(
             self.fd.as_fd(),
@@ -578,6 +594,10 @@ impl PipeWriter {
     /// [`Error::TimedOut`] when no room appeared within `timeout`;
     /// [`Error::Disconnected`] when no reader is left; [`Error::Io`] for
     /// other errors.
+    ///
+    /// # References
+    /// [write(2)](https://man7.org/linux/man-pages/man2/write.2.html),
+    /// [poll(2)](https://man7.org/linux/man-pages/man2/poll.2.html)
     pub fn write_timeout(&self, buf: &[u8], timeout: Duration) -> Result<usize> {
         write_fd(
             self.fd.as_fd(),
@@ -593,6 +613,9 @@ impl PipeWriter {
     ///
     /// # Errors
     /// As [`PipeReader::capacity`].
+    ///
+    /// # References
+    /// [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html)
     #[doc(alias = "F_GETPIPE_SZ")]
     pub fn capacity(&self) -> Result<usize> {
         capacity_fd(self.fd.as_fd(), &|| self.object())
@@ -603,6 +626,9 @@ impl PipeWriter {
     ///
     /// # Errors
     /// As [`PipeReader::set_capacity`].
+    ///
+    /// # References
+    /// [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html)
     #[doc(alias = "F_SETPIPE_SZ")]
     pub fn set_capacity(&self, bytes: usize) -> Result<usize> {
         set_capacity_fd(self.fd.as_fd(), bytes, &|| self.object())
@@ -612,6 +638,9 @@ impl PipeWriter {
     ///
     /// # Errors
     /// [`Error::Io`] when out of file descriptors.
+    ///
+    /// # References
+    /// [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html)
     pub fn try_clone(&self) -> Result<PipeWriter> {
         Ok(PipeWriter {
             fd: dup(self.fd.as_fd(), &|| self.object())?,
@@ -623,6 +652,10 @@ impl PipeWriter {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a negative `child_fd`.
+    ///
+    /// # References
+    /// [dup2(2)](https://man7.org/linux/man-pages/man2/dup2.2.html),
+    /// [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html)
     pub fn inherit_as(self, cmd: &mut Command, child_fd: RawFd) -> Result<()> {
         inherit_as(cmd, self, child_fd)
     }
@@ -728,6 +761,38 @@ mod tests {
         assert_eq!(r.try_read(&mut buf).unwrap(), 3);
         drop(w);
         assert_eq!(r.try_read(&mut buf).unwrap(), 0);
+    }
+
+    #[test]
+    fn non_blocking_and_timed_forms_work_without_rwf_nowait() {
+        sys::set_nowait_supported(false);
+        let (r, w) = pipe().unwrap();
+        let mut buf = [0u8; 8];
+        assert!(matches!(r.try_read(&mut buf), Err(Error::Empty { .. })));
+        assert!(matches!(
+            r.read_timeout(&mut buf, Duration::from_millis(20)),
+            Err(Error::TimedOut { .. })
+        ));
+        let page = vec![9u8; 3 * PIPE_BUF];
+        // Without RWF_NOWAIT a non-blocking write takes at most PIPE_BUF bytes.
+        assert_eq!(w.try_write(&page).unwrap(), PIPE_BUF);
+        let mut written = PIPE_BUF;
+        loop {
+            match w.try_write(&page) {
+                Ok(n) => written += n,
+                Err(Error::Full { .. }) => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(written, w.capacity().unwrap());
+        assert!(matches!(
+            w.write_message_timeout(b"x", Duration::from_millis(20)),
+            Err(Error::TimedOut { .. })
+        ));
+        let mut sink = vec![0u8; PIPE_BUF];
+        assert_eq!(r.try_read(&mut sink).unwrap(), PIPE_BUF);
+        w.try_write_message(b"fits again").unwrap();
+        sys::set_nowait_supported(true);
     }
 
     #[test]

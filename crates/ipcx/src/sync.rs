@@ -124,6 +124,9 @@ impl<'a, M: SharedMemory> OwnerDiedGuard<'a, M> {
     /// # Errors
     /// [`Error::Io`] if the call fails (it cannot for a mutex locked with
     /// `EOWNERDEAD` by this thread).
+    ///
+    /// # References
+    /// [pthread_mutex_consistent(3)](https://man7.org/linux/man-pages/man3/pthread_mutex_consistent.3.html)
     #[doc(alias = "pthread_mutex_consistent")]
     pub fn consistent(self) -> Result<MutexGuard<'a, M>> {
         let mutex = self.mutex;
@@ -170,6 +173,9 @@ impl<M: SharedMemory> Mutex<M> {
     /// # Errors
     /// [`Error::InvalidArgument`] when the mutex does not fit at `offset` or
     /// it is unaligned; [`Error::PermissionDenied`] for a read-only mapping.
+    ///
+    /// # References
+    /// [pthread_mutex_init(3p)](https://man7.org/linux/man-pages/man3/pthread_mutex_init.3p.html)
     #[doc(alias = "pthread_mutex_init")]
     pub fn init(mem: M, offset: usize) -> Result<Self> {
         Self::place(&mem, offset)?;
@@ -233,6 +239,9 @@ impl<M: SharedMemory> Mutex<M> {
     /// [`Error::Corrupted`] when the mutex is not recoverable
     /// (`ENOTRECOVERABLE`); [`Error::InvalidArgument`] when this thread
     /// already holds it (`EDEADLK`); [`Error::Io`] otherwise.
+    ///
+    /// # References
+    /// [pthread_mutex_lock(3p)](https://man7.org/linux/man-pages/man3/pthread_mutex_lock.3p.html)
     #[doc(alias = "pthread_mutex_lock")]
     pub fn lock(&self) -> Result<Locked<'_, M>> {
         self.lock_deadline(Deadline::NEVER)?.ok_or_else(|| {
@@ -248,6 +257,9 @@ impl<M: SharedMemory> Mutex<M> {
     ///
     /// # Errors
     /// As [`Mutex::lock`].
+    ///
+    /// # References
+    /// [pthread_mutex_trylock(3p)](https://man7.org/linux/man-pages/man3/pthread_mutex_trylock.3p.html)
     #[doc(alias = "pthread_mutex_trylock")]
     pub fn try_lock(&self) -> Result<Option<Locked<'_, M>>> {
         self.lock_deadline(Deadline::now())
@@ -258,6 +270,9 @@ impl<M: SharedMemory> Mutex<M> {
     ///
     /// # Errors
     /// [`Error::TimedOut`] when the time ran out; otherwise as [`Mutex::lock`].
+    ///
+    /// # References
+    /// [pthread_mutex_timedlock(3p)](https://man7.org/linux/man-pages/man3/pthread_mutex_timedlock.3p.html)
     #[doc(alias = "pthread_mutex_timedlock")]
     #[doc(alias = "pthread_mutex_clocklock")]
     pub fn lock_timeout(&self, timeout: Duration) -> Result<Locked<'_, M>> {

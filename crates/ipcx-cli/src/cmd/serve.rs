@@ -20,6 +20,8 @@
 //! - `--clients N`: stops accepting after N connections (admitted or
 //!   refused; datagrams for datagram endpoints), waits for them, exits 0.
 //! - `--timeout T`: exits 0 when no client arrives within T.
+//! - A client that fails for any reason but hanging up is logged on stderr
+//!   at once; when the server stops, it exits 1 if any client failed.
 //!
 //! The bound address is printed on stdout as one line (`listening on
 //! ENDPOINT`, with the real port when port 0 was asked for).
@@ -266,6 +268,10 @@ fn accept_loop<S: Send + 'static>(
         }
     }
     pool.wait_idle();
+    let failed = failures.load(Ordering::Relaxed);
+    if failed > 0 {
+        anyhow::bail!("{what}: {failed} client(s) failed (see above)");
+    }
     Ok(0)
 }
 

@@ -19,6 +19,7 @@
 //!   interleave inside one.
 
 use std::io::{BufRead, Read, Write};
+use std::os::fd::AsFd;
 use std::path::Path;
 use std::time::Duration;
 
@@ -197,8 +198,15 @@ fn copy_out(
     limit: Option<u64>,
     timeout: Option<Duration>,
 ) -> anyhow::Result<()> {
+    // Straight to descriptor 1: Stdout's line buffering would split binary
+    // data at every newline and copy it.
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = std::fs::File::from(
+        stdout
+            .as_fd()
+            .try_clone_to_owned()
+            .context("duplicating stdout")?,
+    );
     let mut buf = vec![0u8; CHUNK];
     let mut left = limit.unwrap_or(u64::MAX);
     while left > 0 {

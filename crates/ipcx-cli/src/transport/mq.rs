@@ -19,9 +19,10 @@
 //!
 //! Queues: without `--create` the queue must exist. `recv --create` opens or
 //! creates it and removes a queue it created when done (unless `--keep`).
-//! `send --create` opens or creates it and always keeps it: removing it would
-//! throw away the messages just sent (the receiver removes it, as the seed's
-//! receiver does, or `ipcrm`). Created queues get `--mode` (default 600).
+//! `send --create` opens or creates it and keeps it once a message is in it:
+//! removing it would throw away the messages just sent (the receiver removes
+//! it, as the seed's receiver does, or `ipcrm`); a queue it created but could
+//! not send to is removed again. Created queues get `--mode` (default 600).
 
 use std::io::{self, BufRead, Read, Write};
 
@@ -57,7 +58,6 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
                 b = b.msgsize(*s);
             }
             let mut q = b.build(creation)?;
-            q.keep();
             let prio = prio.unwrap_or(0);
             let timeout = args.timeout;
             Box::new(move |body| {
@@ -65,6 +65,7 @@ pub fn send(endpoint: &Endpoint, args: &SendArgs) -> anyhow::Result<()> {
                     Some(t) => q.send_timeout(body, prio, t)?,
                     None => q.send(body, prio)?,
                 }
+                q.keep();
                 Ok(())
             })
         }

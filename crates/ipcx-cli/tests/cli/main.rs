@@ -4,4 +4,9 @@ mod util;
 
 mod bench;
 mod endpoint;
+mod fifo;
+mod lock;
 mod mq;
+mod shm;
+mod socket;
+mod tour;

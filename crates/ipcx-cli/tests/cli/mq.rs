@@ -410,3 +410,28 @@ fn tour_mq_passes() {
         .stdout(predicate::str::contains("Received: Hello Message Queue!"))
         .stdout(predicate::str::contains("2 passed, 0 failed"));
 }
+
+#[test]
+fn send_create_keeps_the_queue_only_once_a_message_is_in_it() {
+    let q = PosixName::new("ipcx-cli-keep");
+    let path = format!("/dev/mqueue/{}", &q.0[1..]);
+    let endpoint = format!("mq:{}?capacity=2&msgsize=100", q.0);
+    one_line_error(
+        ipcx()
+            .args(["send", &endpoint, "--create"])
+            .write_stdin(vec![b'x'; 101])
+            .assert(),
+        "over the limit of 100 bytes (the queue's mq_msgsize)",
+    );
+    assert!(!Path::new(&path).exists());
+    ipcx()
+        .args(["send", &endpoint, "--create", "-m", "kept"])
+        .assert()
+        .success();
+    assert!(Path::new(&path).exists());
+    ipcx()
+        .args(["recv", &format!("mq:{}", q.0), "--timeout", "10s"])
+        .assert()
+        .success()
+        .stdout("kept");
+}

@@ -254,6 +254,11 @@ impl Builder {
                     source_path: MQ_QUEUES_MAX.path.into(),
                 }
             }
+            // CapEff showed CAP_SYS_RESOURCE but the kernel did not honour
+            // it (a user namespace): the /proc limits applied after all.
+            Some(libc::EINVAL) => check_proc_limits(object, capacity, msgsize)
+                .err()
+                .unwrap_or_else(|| Error::os(object, "mq_open", e)),
             _ => Error::os(object, "mq_open", e),
         })
     }
@@ -270,15 +275,9 @@ fn check_attr(object: &str, capacity: u64, msgsize: u64) -> Result<()> {
             ),
         });
     }
-    let exceeded =
-        |what: &str, requested: u64, limit: &str, max: u64, source: &str| Error::LimitExceeded {
-            object: object.to_owned(),
-            what: what.to_owned(),
-            requested,
-            limit: limit.to_owned(),
-            max,
-            source_path: source.to_owned(),
-        };
+    let exceeded = |what: &str, requested: u64, limit: &str, max: u64, source: &str| {
+        exceeded(object, what, requested, limit, max, source)
+    };
     let hard_source =
         "kernel constant; CAP_SYS_RESOURCE lifts the /proc/sys/fs/mqueue limit up to it";
     if has_cap_sys_resource() {
@@ -301,28 +300,56 @@ fn check_attr(object: &str, capacity: u64, msgsize: u64) -> Result<()> {
             ));
         }
     } else {
-        let max = MQ_MSG_MAX.read()?;
-        if capacity > max {
-            return Err(exceeded(
-                "capacity (messages)",
-                capacity,
-                MQ_MSG_MAX.name,
-                max,
-                MQ_MSG_MAX.path,
-            ));
-        }
-        let max = MQ_MSGSIZE_MAX.read()?;
-        if msgsize > max {
-            return Err(exceeded(
-                "message size (bytes)",
-                msgsize,
-                MQ_MSGSIZE_MAX.name,
-                max,
-                MQ_MSGSIZE_MAX.path,
-            ));
-        }
+        check_proc_limits(object, capacity, msgsize)?;
     }
     Ok(())
+}
+
+/// Checks against `/proc/sys/fs/mqueue/msg_max` and `msgsize_max`, the limits
+/// of callers without `CAP_SYS_RESOURCE`.
+fn check_proc_limits(object: &str, capacity: u64, msgsize: u64) -> Result<()> {
+    let exceeded = |what: &str, requested: u64, limit: &str, max: u64, source: &str| {
+        exceeded(object, what, requested, limit, max, source)
+    };
+    let max = MQ_MSG_MAX.read()?;
+    if capacity > max {
+        return Err(exceeded(
+            "capacity (messages)",
+            capacity,
+            MQ_MSG_MAX.name,
+            max,
+            MQ_MSG_MAX.path,
+        ));
+    }
+    let max = MQ_MSGSIZE_MAX.read()?;
+    if msgsize > max {
+        return Err(exceeded(
+            "message size (bytes)",
+            msgsize,
+            MQ_MSGSIZE_MAX.name,
+            max,
+            MQ_MSGSIZE_MAX.path,
+        ));
+    }
+    Ok(())
+}
+
+fn exceeded(
+    object: &str,
+    what: &str,
+    requested: u64,
+    limit: &str,
+    max: u64,
+    source: &str,
+) -> Error {
+    Error::LimitExceeded {
+        object: object.to_owned(),
+        what: what.to_owned(),
+        requested,
+        limit: limit.to_owned(),
+        max,
+        source_path: source.to_owned(),
+    }
 }
 
 fn rlimit_exceeded(object: &str, charge: u64, max: u64, with_others: bool) -> Error {

@@ -106,6 +106,105 @@ pub struct Received {
     pub mtype: i64,
 }
 
+/// A message laid out as the kernel wants it (`struct msgbuf`: a `long`
+/// type, then the body), for sending and receiving without copying:
+/// [`send_buf`](MessageQueue::send_buf) and
+/// [`recv_buf`](MessageQueue::recv_buf) pass it to the kernel as is, where
+/// [`send`](MessageQueue::send) and [`recv`](MessageQueue::recv) copy through a
+/// per-thread buffer.
+///
+/// ```
+/// use ipcx::key::Key;
+/// use ipcx::mq::sysv::{MessageQueue, MsgBuf, TypeSelector};
+///
+/// let q = MessageQueue::builder(Key::PRIVATE).create()?;
+/// let mut msg = MsgBuf::with_capacity(64);
+/// msg.body_mut()[..5].copy_from_slice(b"hello");
+/// msg.set_len(5)?;
+/// msg.set_mtype(3);
+/// q.send_buf(&msg)?;
+/// let mut got = MsgBuf::with_capacity(64);
+/// q.recv_buf(TypeSelector::Any, &mut got)?;
+/// assert_eq!((got.body(), got.mtype()), (&b"hello"[..], 3));
+/// # Ok::<(), ipcx::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct MsgBuf {
+    words: Vec<libc::c_long>,
+    len: usize,
+    capacity: usize,
+}
+
+impl MsgBuf {
+    /// An empty message of type 1 with room for `capacity` body bytes.
+    pub fn with_capacity(capacity: usize) -> MsgBuf {
+        let mut words = vec![0; 1 + capacity.div_ceil(sys::HEADER)];
+        words[0] = 1;
+        MsgBuf {
+            words,
+            len: 0,
+            capacity,
+        }
+    }
+
+    /// Body bytes this buffer holds at most.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// The body's length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the body is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The body.
+    pub fn body(&self) -> &[u8] {
+        &sys::bytes(&self.words)[sys::HEADER..sys::HEADER + self.len]
+    }
+
+    /// All `capacity` body bytes, to write a message in place before
+    /// [`set_len`](MsgBuf::set_len).
+    pub fn body_mut(&mut self) -> &mut [u8] {
+        let cap = self.capacity;
+        &mut sys::bytes_mut(&mut self.words)[sys::HEADER..sys::HEADER + cap]
+    }
+
+    /// Sets the body's length in bytes.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when `len` is over the capacity.
+    pub fn set_len(&mut self, len: usize) -> Result<()> {
+        if len > self.capacity {
+            return Err(Error::InvalidArgument {
+                object: "System V message buffer".into(),
+                reason: format!(
+                    "length {len} is over the capacity of {} bytes",
+                    self.capacity
+                ),
+            });
+        }
+        self.len = len;
+        Ok(())
+    }
+
+    /// The message type (`mtype`).
+    pub fn mtype(&self) -> i64 {
+        #[allow(clippy::useless_conversion)] // c_long is i32 on 32-bit targets
+        i64::from(self.words[0])
+    }
+
+    /// Sets the message type; [`send_buf`](MessageQueue::send_buf) checks it
+    /// is 1 or more.
+    pub fn set_mtype(&mut self, mtype: i64) {
+        self.words[0] = mtype as libc::c_long;
+    }
+}
+
 /// The state of a queue, from `msgctl(IPC_STAT)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stats {
@@ -401,7 +500,7 @@ impl MessageQueue {
         self.send_deadline(mtype, data, Deadline::after(Some(timeout)))
     }
 
-    fn check_send(&self, mtype: i64, data: &[u8]) -> Result<()> {
+    fn check_send(&self, mtype: i64, len: usize) -> Result<()> {
         if mtype < 1 || libc::c_long::try_from(mtype).is_err() {
             return Err(Error::InvalidArgument {
                 object: self.object.clone(),
@@ -410,12 +509,12 @@ impl MessageQueue {
                 ),
             });
         }
-        if data.len() > self.max_message_size() {
+        if len > self.max_message_size() {
             // The limit may have been raised since it was read.
             let max = read_msgmax();
             self.msgmax.store(max, std::sync::atomic::Ordering::Relaxed);
-            if data.len() > max {
-                return Err(self.too_large(data.len(), max));
+            if len > max {
+                return Err(self.too_large(len, max));
             }
         }
         Ok(())
@@ -431,7 +530,21 @@ impl MessageQueue {
     }
 
     fn send_deadline(&self, mtype: i64, data: &[u8], deadline: Deadline) -> Result<()> {
-        self.check_send(mtype, data)?;
+        self.send_core(mtype, data.len(), deadline, |flags| {
+            sys::msgsnd(self.id, mtype, data, flags)
+        })
+    }
+
+    /// The send loop around one-attempt `msgsnd` calls made by `attempt`
+    /// (given the flags), for a message of `mtype` and `len` body bytes.
+    fn send_core(
+        &self,
+        mtype: i64,
+        len: usize,
+        deadline: Deadline,
+        mut attempt: impl FnMut(i32) -> io::Result<()>,
+    ) -> Result<()> {
+        self.check_send(mtype, len)?;
         let blocking = deadline == Deadline::NEVER;
         let mut backoff = BACKOFF_MIN;
         // The first attempt never blocks: when the queue is full, a message
@@ -444,7 +557,7 @@ impl MessageQueue {
             } else {
                 libc::IPC_NOWAIT
             };
-            let err = match sys::msgsnd(self.id, mtype, data, flags) {
+            let err = match attempt(flags) {
                 Ok(()) => return Ok(()),
                 Err(e) => e,
             };
@@ -453,10 +566,10 @@ impl MessageQueue {
                     if !checked_qbytes {
                         checked_qbytes = true;
                         let st = self.stat()?;
-                        if data.len() as u64 > st.max_bytes {
+                        if len as u64 > st.max_bytes {
                             return Err(Error::MessageTooLarge {
                                 object: self.object.clone(),
-                                len: data.len(),
+                                len,
                                 max: st.max_bytes as usize,
                                 limit_source: "the queue's msg_qbytes (msgctl IPC_STAT)".into(),
                             });
@@ -485,8 +598,8 @@ impl MessageQueue {
                 Some(libc::EINVAL) => {
                     let max = read_msgmax();
                     self.msgmax.store(max, std::sync::atomic::Ordering::Relaxed);
-                    if data.len() > max {
-                        return Err(self.too_large(data.len(), max));
+                    if len > max {
+                        return Err(self.too_large(len, max));
                     }
                     return Err(self.removed("msgsnd"));
                 }
@@ -585,6 +698,85 @@ impl MessageQueue {
         Ok((buf, m.mtype))
     }
 
+    /// `msgsnd`—sends a [`MsgBuf`] as it is, without copying; waits while
+    /// the queue is full.
+    ///
+    /// # Errors
+    /// As [`send`](MessageQueue::send).
+    #[doc(alias = "msgsnd")]
+    pub fn send_buf(&self, msg: &MsgBuf) -> Result<()> {
+        self.send_buf_deadline(msg, Deadline::NEVER)
+    }
+
+    /// `msgsnd(IPC_NOWAIT)` of a [`MsgBuf`].
+    ///
+    /// # Errors
+    /// As [`try_send`](MessageQueue::try_send).
+    pub fn try_send_buf(&self, msg: &MsgBuf) -> Result<()> {
+        self.send_buf_deadline(msg, Deadline::now())
+    }
+
+    /// Sends a [`MsgBuf`], waiting at most `timeout` for room.
+    ///
+    /// # Errors
+    /// As [`send_timeout`](MessageQueue::send_timeout).
+    pub fn send_buf_timeout(&self, msg: &MsgBuf, timeout: Duration) -> Result<()> {
+        self.send_buf_deadline(msg, Deadline::after(Some(timeout)))
+    }
+
+    fn send_buf_deadline(&self, msg: &MsgBuf, deadline: Deadline) -> Result<()> {
+        self.send_core(msg.mtype(), msg.len, deadline, |flags| {
+            sys::msgsnd_raw(self.id, &msg.words, msg.len, flags)
+        })
+    }
+
+    /// `msgrcv`—receives straight into a [`MsgBuf`] (body, length and type),
+    /// without copying; waits while no message matches.
+    ///
+    /// # Errors
+    /// As [`recv`](MessageQueue::recv); a message longer than the buffer's
+    /// capacity is [`Error::BufferTooSmall`] and stays queued.
+    #[doc(alias = "msgrcv")]
+    pub fn recv_buf(&self, selector: TypeSelector, msg: &mut MsgBuf) -> Result<()> {
+        self.recv_buf_deadline(selector, msg, Deadline::NEVER)
+    }
+
+    /// `msgrcv(IPC_NOWAIT)` into a [`MsgBuf`].
+    ///
+    /// # Errors
+    /// As [`try_recv`](MessageQueue::try_recv).
+    pub fn try_recv_buf(&self, selector: TypeSelector, msg: &mut MsgBuf) -> Result<()> {
+        self.recv_buf_deadline(selector, msg, Deadline::now())
+    }
+
+    /// Receives into a [`MsgBuf`], waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// As [`recv_timeout`](MessageQueue::recv_timeout).
+    pub fn recv_buf_timeout(
+        &self,
+        selector: TypeSelector,
+        msg: &mut MsgBuf,
+        timeout: Duration,
+    ) -> Result<()> {
+        self.recv_buf_deadline(selector, msg, Deadline::after(Some(timeout)))
+    }
+
+    fn recv_buf_deadline(
+        &self,
+        selector: TypeSelector,
+        msg: &mut MsgBuf,
+        deadline: Deadline,
+    ) -> Result<()> {
+        let cap = msg.capacity.min(isize::MAX as usize);
+        let words = &mut msg.words;
+        let got = self.recv_core(selector, cap, deadline, 0, |msgtyp, flags| {
+            sys::msgrcv_raw(self.id, words, cap, msgtyp, flags)
+        })?;
+        msg.len = got.len;
+        Ok(())
+    }
+
     fn recv_deadline(
         &self,
         selector: TypeSelector,
@@ -592,16 +784,31 @@ impl MessageQueue {
         deadline: Deadline,
         extra_flags: i32,
     ) -> Result<Received> {
+        // msgrcv takes a size_t but rejects sizes over LONG_MAX; a buffer that
+        // large cannot exist, this only keeps the cast honest.
+        let cap = buf.len().min(isize::MAX as usize);
+        let buf = &mut buf[..cap];
+        self.recv_core(selector, cap, deadline, extra_flags, |msgtyp, flags| {
+            sys::msgrcv(self.id, buf, msgtyp, flags)
+        })
+    }
+
+    /// The receive loop around one-attempt `msgrcv` calls made by `attempt`
+    /// (given msgtyp and flags) into a buffer of `cap` body bytes.
+    fn recv_core(
+        &self,
+        selector: TypeSelector,
+        cap: usize,
+        deadline: Deadline,
+        extra_flags: i32,
+        mut attempt: impl FnMut(i64, i32) -> io::Result<(usize, i64)>,
+    ) -> Result<Received> {
         let msgtyp = selector.msgtyp(&self.object)?;
         let blocking = deadline == Deadline::NEVER;
         let flags = extra_flags | if blocking { 0 } else { libc::IPC_NOWAIT };
-        // msgrcv takes a size_t but rejects sizes over LONG_MAX; a buffer that
-        // large cannot exist, this only keeps the cast honest.
-        let len = buf.len().min(isize::MAX as usize);
-        let buf = &mut buf[..len];
         let mut backoff = BACKOFF_MIN;
         loop {
-            match sys::msgrcv(self.id, buf, msgtyp, flags) {
+            match attempt(msgtyp, flags) {
                 Ok((len, mtype)) => return Ok(Received { len, mtype }),
                 Err(e) => match e.raw_os_error() {
                     Some(libc::EINTR) if blocking || !deadline.expired() => {}
@@ -622,11 +829,11 @@ impl MessageQueue {
                         sleep_backoff(&mut backoff, deadline);
                     }
                     Some(libc::E2BIG) => {
-                        let needed = self.peek_len(msgtyp).unwrap_or(0).max(buf.len() + 1);
+                        let needed = self.peek_len(msgtyp).unwrap_or(0).max(cap + 1);
                         return Err(Error::BufferTooSmall {
                             object: self.object.clone(),
                             needed,
-                            capacity: buf.len(),
+                            capacity: cap,
                         });
                     }
                     // EIDRM while waiting; EINVAL once the id names no queue.

@@ -167,6 +167,9 @@ impl NamedSemaphoreBuilder {
     /// - [`Error::LimitExceeded`]: value over [`SEM_VALUE_MAX`], checked first.
     /// - [`Error::InvalidArgument`]: mode over 0o777.
     /// - [`Error::AlreadyExists`]: the name is taken.
+    ///
+    /// # References
+    /// [sem_open(3)](https://man7.org/linux/man-pages/man3/sem_open.3.html)
     #[doc(alias = "sem_open")]
     pub fn create(self) -> Result<NamedSemaphore> {
         self.build(CreationMode::Create)
@@ -177,6 +180,9 @@ impl NamedSemaphoreBuilder {
     /// # Errors
     /// [`Error::InvalidName`] as for create; [`Error::NotFound`];
     /// [`Error::PermissionDenied`].
+    ///
+    /// # References
+    /// [sem_open(3)](https://man7.org/linux/man-pages/man3/sem_open.3.html)
     #[doc(alias = "sem_open")]
     pub fn open(self) -> Result<NamedSemaphore> {
         self.build(CreationMode::Open)
@@ -317,6 +323,9 @@ impl NamedSemaphore {
     ///
     /// # Errors
     /// [`Error::NotFound`] when already gone.
+    ///
+    /// # References
+    /// [sem_unlink(3)](https://man7.org/linux/man-pages/man3/sem_unlink.3.html)
     #[doc(alias = "sem_unlink")]
     pub fn unlink(&mut self) -> Result<()> {
         self.owner = false;
@@ -328,6 +337,9 @@ impl NamedSemaphore {
     ///
     /// # Errors
     /// [`Error::Io`] if the call fails otherwise.
+    ///
+    /// # References
+    /// [sem_wait(3)](https://man7.org/linux/man-pages/man3/sem_wait.3.html)
     #[doc(alias = "sem_wait")]
     pub fn wait(&self) -> Result<()> {
         self.sem
@@ -340,6 +352,9 @@ impl NamedSemaphore {
     ///
     /// # Errors
     /// [`Error::Io`] if the call fails otherwise.
+    ///
+    /// # References
+    /// [sem_wait(3)](https://man7.org/linux/man-pages/man3/sem_wait.3.html)
     #[doc(alias = "sem_trywait")]
     pub fn try_wait(&self) -> Result<bool> {
         self.sem
@@ -352,6 +367,9 @@ impl NamedSemaphore {
     ///
     /// # Errors
     /// [`Error::TimedOut`] when the time ran out.
+    ///
+    /// # References
+    /// [sem_wait(3)](https://man7.org/linux/man-pages/man3/sem_wait.3.html)
     #[doc(alias = "sem_timedwait")]
     #[doc(alias = "sem_clockwait")]
     pub fn wait_timeout(&self, timeout: Duration) -> Result<()> {
@@ -370,6 +388,9 @@ impl NamedSemaphore {
     ///
     /// # Errors
     /// [`Error::LimitExceeded`] when the value is already [`SEM_VALUE_MAX`].
+    ///
+    /// # References
+    /// [sem_post(3)](https://man7.org/linux/man-pages/man3/sem_post.3.html)
     #[doc(alias = "sem_post")]
     pub fn post(&self) -> Result<()> {
         self.sem
@@ -381,6 +402,9 @@ impl NamedSemaphore {
     ///
     /// # Errors
     /// [`Error::Io`] if the call fails.
+    ///
+    /// # References
+    /// [sem_getvalue(3)](https://man7.org/linux/man-pages/man3/sem_getvalue.3.html)
     #[doc(alias = "sem_getvalue")]
     pub fn value(&self) -> Result<i32> {
         self.sem
@@ -430,6 +454,9 @@ impl Drop for NamedSemaphore {
 ///
 /// # Errors
 /// [`Error::InvalidName`] for a bad name; [`Error::NotFound`] when absent.
+///
+/// # References
+/// [sem_unlink(3)](https://man7.org/linux/man-pages/man3/sem_unlink.3.html)
 #[doc(alias = "sem_unlink")]
 pub fn unlink(name: &str) -> Result<()> {
     validate_posix_name(name)?;
@@ -480,6 +507,9 @@ impl<M: SharedMemory> UnnamedSemaphore<M> {
     /// `offset` or `offset` is unaligned; [`Error::PermissionDenied`] for a
     /// read-only mapping; [`Error::LimitExceeded`] for a value over
     /// [`SEM_VALUE_MAX`].
+    ///
+    /// # References
+    /// [sem_init(3)](https://man7.org/linux/man-pages/man3/sem_init.3.html)
     #[doc(alias = "sem_init")]
     pub fn init(mem: M, offset: usize, value: u32) -> Result<Self> {
         Self::place(&mem, offset)?;
@@ -508,6 +538,9 @@ impl<M: SharedMemory> UnnamedSemaphore<M> {
     ///
     /// # Errors
     /// [`Error::Io`] (`EINVAL`) when the bytes are not a semaphore.
+    ///
+    /// # References
+    /// [sem_wait(3)](https://man7.org/linux/man-pages/man3/sem_wait.3.html)
     #[doc(alias = "sem_wait")]
     pub fn wait(&self) -> Result<()> {
         sys::unnamed_wait(self.mem.region(), self.offset, Deadline::NEVER)
@@ -519,6 +552,9 @@ impl<M: SharedMemory> UnnamedSemaphore<M> {
     ///
     /// # Errors
     /// As [`UnnamedSemaphore::wait`].
+    ///
+    /// # References
+    /// [sem_wait(3)](https://man7.org/linux/man-pages/man3/sem_wait.3.html)
     #[doc(alias = "sem_trywait")]
     pub fn try_wait(&self) -> Result<bool> {
         sys::unnamed_wait(self.mem.region(), self.offset, Deadline::now())
@@ -529,6 +565,9 @@ impl<M: SharedMemory> UnnamedSemaphore<M> {
     ///
     /// # Errors
     /// [`Error::TimedOut`] when the time ran out.
+    ///
+    /// # References
+    /// [sem_wait(3)](https://man7.org/linux/man-pages/man3/sem_wait.3.html)
     #[doc(alias = "sem_timedwait")]
     #[doc(alias = "sem_clockwait")]
     pub fn wait_timeout(&self, timeout: Duration) -> Result<()> {
@@ -549,6 +588,9 @@ impl<M: SharedMemory> UnnamedSemaphore<M> {
     ///
     /// # Errors
     /// [`Error::LimitExceeded`] at [`SEM_VALUE_MAX`].
+    ///
+    /// # References
+    /// [sem_post(3)](https://man7.org/linux/man-pages/man3/sem_post.3.html)
     #[doc(alias = "sem_post")]
     pub fn post(&self) -> Result<()> {
         sys::unnamed_post(self.mem.region(), self.offset).map_err(|e| post_err(self.object(), e))
@@ -558,6 +600,9 @@ impl<M: SharedMemory> UnnamedSemaphore<M> {
     ///
     /// # Errors
     /// [`Error::Io`] if the call fails.
+    ///
+    /// # References
+    /// [sem_getvalue(3)](https://man7.org/linux/man-pages/man3/sem_getvalue.3.html)
     #[doc(alias = "sem_getvalue")]
     pub fn value(&self) -> Result<i32> {
         sys::unnamed_value(self.mem.region(), self.offset)
@@ -586,6 +631,9 @@ impl<M: SharedMemory> UnnamedSemaphore<M> {
     ///
     /// # Errors
     /// [`Error::Io`] if the call fails.
+    ///
+    /// # References
+    /// [sem_destroy(3)](https://man7.org/linux/man-pages/man3/sem_destroy.3.html)
     #[doc(alias = "sem_destroy")]
     pub fn destroy(self) -> Result<()> {
         sys::unnamed_destroy(self.mem.region(), self.offset)

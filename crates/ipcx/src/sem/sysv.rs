@@ -163,6 +163,9 @@ impl SemaphoreSetBuilder {
     ///   semaphores than SEMMSL (`/proc/sys/kernel/sem`).
     /// - [`Error::AlreadyExists`]: a set with this key exists.
     /// - [`Error::NoSpace`]: SEMMNI or SEMMNS is exhausted.
+    ///
+    /// # References
+    /// [semget(2)](https://man7.org/linux/man-pages/man2/semget.2.html)
     #[doc(alias = "semget")]
     pub fn create(self) -> Result<SemaphoreSet> {
         self.build(CreationMode::Create)
@@ -175,12 +178,17 @@ impl SemaphoreSetBuilder {
     ///   has another count than [`SemaphoreSetBuilder::count`].
     /// - [`Error::NotFound`]: no set with this key.
     /// - [`Error::PermissionDenied`]: its mode forbids access.
+    ///
+    /// # References
+    /// [semget(2)](https://man7.org/linux/man-pages/man2/semget.2.html)
     #[doc(alias = "semget")]
     pub fn open(self) -> Result<SemaphoreSet> {
         self.build(CreationMode::Open)
     }
 
-    /// Opens the set if it exists, else creates it (with the values).
+    /// Opens the set if it exists, else creates it (with the values). An
+    /// opener that finds a set just created by another ipcx process waits
+    /// (up to one second) until its creator has set the initial values.
     ///
     /// # Errors
     /// As [`SemaphoreSetBuilder::create`] and [`SemaphoreSetBuilder::open`].
@@ -214,6 +222,10 @@ impl SemaphoreSetBuilder {
                     }
                     match self.do_open() {
                         Err(Error::NotFound { .. }) => {}
+                        Ok(set) => {
+                            set.wait_initialised();
+                            return Ok(set);
+                        }
                         other => return other,
                     }
                 }
@@ -271,6 +283,10 @@ impl SemaphoreSetBuilder {
             let raw: Vec<u16> = values.iter().map(|&v| v as u16).collect();
             sys::setall(id, &raw).map_err(|e| set.err("semctl(SETALL)", e))?;
         }
+        // Mark the set initialised: a semop that changes nothing sets
+        // sem_otime, which openers racing with this creation wait for.
+        sys::semop(id, [(0, 1, 0), (0, -1, 0)].into_iter(), Deadline::now())
+            .map_err(|e| set.err("semop", e))?;
         Ok(set)
     }
 
@@ -302,6 +318,16 @@ impl SemaphoreSetBuilder {
             owner: false,
         })
     }
+}
+
+/// SEMOPM (most operations per `semop`), read once from `/proc/sys/kernel/sem`.
+fn semopm() -> Result<u64> {
+    static SEMOPM: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    if let Some(v) = SEMOPM.get() {
+        return Ok(*v);
+    }
+    let [_, _, v, _] = crate::limits::read_sem()?;
+    Ok(*SEMOPM.get_or_init(|| v))
 }
 
 fn check_value(object: &str, v: i32) -> Result<()> {
@@ -408,6 +434,20 @@ impl SemaphoreSet {
         }
     }
 
+    /// Waits (up to one second) until a creator racing with us has set the
+    /// initial values: ipcx creators end creation with a semop, which sets
+    /// `sem_otime`. Sets made by other programs may never have been
+    /// operated on; they are used as they are after the grace period.
+    fn wait_initialised(&self) {
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_secs(1) {
+            match sys::sem_stat(self.id) {
+                Ok(st) if st.otime == 0 => std::thread::sleep(Duration::from_millis(1)),
+                _ => return,
+            }
+        }
+    }
+
     fn check_num(&self, num: usize) -> Result<()> {
         if num >= self.count {
             return Err(Error::InvalidArgument {
@@ -426,6 +466,9 @@ impl SemaphoreSet {
     /// # Errors
     /// [`Error::InvalidArgument`] for an index out of range;
     /// [`Error::Removed`] when the set is gone.
+    ///
+    /// # References
+    /// [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html)
     #[doc(alias = "GETVAL")]
     pub fn get(&self, num: usize) -> Result<i32> {
         self.check_num(num)?;
@@ -439,6 +482,9 @@ impl SemaphoreSet {
     /// [`Error::LimitExceeded`] over [`SEM_VALUE_MAX`], checked before the
     /// call; [`Error::InvalidArgument`] for a negative value or an index out
     /// of range; [`Error::Removed`] when the set is gone.
+    ///
+    /// # References
+    /// [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html)
     #[doc(alias = "SETVAL")]
     pub fn set(&self, num: usize, value: i32) -> Result<()> {
         self.check_num(num)?;
@@ -450,6 +496,9 @@ impl SemaphoreSet {
     ///
     /// # Errors
     /// [`Error::Removed`] when the set is gone.
+    ///
+    /// # References
+    /// [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html)
     #[doc(alias = "GETALL")]
     pub fn get_all(&self) -> Result<Vec<u16>> {
         let mut v = vec![0u16; self.count];
@@ -463,6 +512,9 @@ impl SemaphoreSet {
     /// [`Error::InvalidArgument`] when the number of values differs from
     /// the count; [`Error::LimitExceeded`] for a value over
     /// [`SEM_VALUE_MAX`]; [`Error::Removed`] when the set is gone.
+    ///
+    /// # References
+    /// [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html)
     #[doc(alias = "SETALL")]
     pub fn set_all(&self, values: &[i32]) -> Result<()> {
         if values.len() != self.count {
@@ -486,6 +538,9 @@ impl SemaphoreSet {
     ///
     /// # Errors
     /// As [`SemaphoreSet::get`].
+    ///
+    /// # References
+    /// [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html)
     #[doc(alias = "GETPID")]
     pub fn last_pid(&self, num: usize) -> Result<u32> {
         self.check_num(num)?;
@@ -498,6 +553,9 @@ impl SemaphoreSet {
     ///
     /// # Errors
     /// As [`SemaphoreSet::get`].
+    ///
+    /// # References
+    /// [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html)
     #[doc(alias = "GETNCNT")]
     pub fn waiting(&self, num: usize) -> Result<u32> {
         self.check_num(num)?;
@@ -510,6 +568,9 @@ impl SemaphoreSet {
     ///
     /// # Errors
     /// [`Error::Removed`] when the set is gone.
+    ///
+    /// # References
+    /// [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html)
     #[doc(alias = "IPC_STAT")]
     pub fn stat(&self) -> Result<Stat> {
         let st = sys::sem_stat(self.id).map_err(|e| self.err("semctl(IPC_STAT)", e))?;
@@ -522,14 +583,14 @@ impl SemaphoreSet {
         })
     }
 
-    fn check_ops(&self, ops: &[SemOp]) -> Result<Vec<sys::RawOp>> {
+    fn check_ops(&self, ops: &[SemOp]) -> Result<()> {
         if ops.is_empty() {
             return Err(Error::InvalidArgument {
                 object: self.object(),
                 reason: "semop needs at least one operation".into(),
             });
         }
-        let [_, _, semopm, _] = crate::limits::read_sem()?;
+        let semopm = semopm()?;
         if ops.len() as u64 > semopm {
             return Err(Error::LimitExceeded {
                 object: self.object(),
@@ -540,18 +601,19 @@ impl SemaphoreSet {
                 source_path: "/proc/sys/kernel/sem (field 3)".into(),
             });
         }
-        ops.iter()
-            .map(|op| {
-                self.check_num(op.num as usize)?;
-                let flg = if op.undo { libc::SEM_UNDO as i16 } else { 0 };
-                Ok((op.num, op.delta, flg))
-            })
-            .collect()
+        for op in ops {
+            self.check_num(op.num as usize)?;
+        }
+        Ok(())
     }
 
     fn op_deadline(&self, ops: &[SemOp], deadline: Deadline) -> Result<bool> {
-        let raw = self.check_ops(ops)?;
-        match sys::semop(self.id, &raw, deadline) {
+        self.check_ops(ops)?;
+        let raw = ops.iter().map(|op| {
+            let flg = if op.undo { libc::SEM_UNDO as i16 } else { 0 };
+            (op.num, op.delta, flg)
+        });
+        match sys::semop(self.id, raw, deadline) {
             Ok(sys::OpOutcome::Done) => Ok(true),
             Ok(sys::OpOutcome::WouldBlock) => Ok(false),
             Err(e) if e.raw_os_error() == Some(libc::ERANGE) => Err(Error::LimitExceeded {
@@ -574,6 +636,9 @@ impl SemaphoreSet {
     /// - [`Error::InvalidArgument`]: no operations or an index out of range.
     /// - [`Error::LimitExceeded`]: more operations than SEMOPM, or a result
     ///   over [`SEM_VALUE_MAX`] (`ERANGE`).
+    ///
+    /// # References
+    /// [semop(2)](https://man7.org/linux/man-pages/man2/semop.2.html)
     #[doc(alias = "semop")]
     pub fn op(&self, ops: &[SemOp]) -> Result<()> {
         self.op_deadline(ops, Deadline::NEVER).map(drop)
@@ -584,6 +649,9 @@ impl SemaphoreSet {
     ///
     /// # Errors
     /// As [`SemaphoreSet::op`].
+    ///
+    /// # References
+    /// [semop(2)](https://man7.org/linux/man-pages/man2/semop.2.html)
     #[doc(alias = "IPC_NOWAIT")]
     pub fn try_op(&self, ops: &[SemOp]) -> Result<bool> {
         self.op_deadline(ops, Deadline::now())
@@ -595,6 +663,9 @@ impl SemaphoreSet {
     /// # Errors
     /// [`Error::TimedOut`] when the time ran out (nothing was applied);
     /// otherwise as [`SemaphoreSet::op`].
+    ///
+    /// # References
+    /// [semop(2)](https://man7.org/linux/man-pages/man2/semop.2.html)
     #[doc(alias = "semtimedop")]
     pub fn op_timeout(&self, ops: &[SemOp], timeout: Duration) -> Result<()> {
         // A zero timeout would turn into IPC_NOWAIT; that is the same thing.
@@ -660,6 +731,9 @@ impl SemaphoreSet {
     /// # Errors
     /// [`Error::PermissionDenied`] when neither owner nor creator;
     /// [`Error::Removed`] when already gone.
+    ///
+    /// # References
+    /// [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html)
     #[doc(alias = "IPC_RMID")]
     pub fn remove(&mut self) -> Result<()> {
         self.owner = false;

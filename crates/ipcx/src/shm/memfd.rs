@@ -177,6 +177,9 @@ impl Memfd {
     /// - [`Error::InvalidSize`]: size 0, or not `size`.
     /// - [`Error::InvalidArgument`]: not a regular file, not sealable, or a
     ///   required seal is missing (the message lists them).
+    ///
+    /// # References
+    /// [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html)
     #[doc(alias = "F_GET_SEALS")]
     pub fn from_fd(fd: OwnedFd, size: Option<usize>, required: Seals) -> Result<Memfd> {
         let object = describe("(received)");
@@ -225,6 +228,9 @@ impl Memfd {
     /// # Errors
     /// [`Error::PermissionDenied`] when `F_SEAL_SEAL` is already set;
     /// [`Error::Io`] (`EBUSY`) when another process still maps it writable.
+    ///
+    /// # References
+    /// [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html)
     #[doc(alias = "F_ADD_SEALS")]
     pub fn seal(&mut self, seals: Seals) -> Result<()> {
         let object = describe(&self.name);
@@ -250,6 +256,9 @@ impl Memfd {
     ///
     /// # Errors
     /// [`Error::Io`] if the call fails.
+    ///
+    /// # References
+    /// [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html)
     #[doc(alias = "F_GET_SEALS")]
     pub fn seals(&self) -> Result<Seals> {
         sys::get_seals(&self.fd)

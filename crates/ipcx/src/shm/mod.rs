@@ -68,6 +68,26 @@ pub enum CreationMode {
 /// process), have no padding bytes whose content matters, and for which
 /// **every** bit pattern is a valid value (another process may write any bytes
 /// there). `bool`, `char`, enums and references are therefore not `Pod`.
+///
+/// ```
+/// use ipcx::shm::{memfd::Memfd, Pod, SharedMemory};
+///
+/// #[repr(C)]
+/// #[derive(Clone, Copy, Debug, PartialEq)]
+/// struct Sample {
+///     seq: u64,
+///     value: [f32; 2],
+/// }
+/// // SAFETY: repr(C), two fields of Pod types with no padding between or
+/// // after them (8 + 8 bytes), no pointers: any bytes are a valid Sample.
+/// unsafe impl Pod for Sample {}
+///
+/// let seg = Memfd::create("pod-doc", 4096)?;
+/// let s = Sample { seq: 1, value: [0.5, 2.0] };
+/// seg.write_value(64, &s)?;
+/// assert_eq!(seg.read_value::<Sample>(64)?, s);
+/// # Ok::<(), ipcx::Error>(())
+/// ```
 #[allow(unsafe_code)]
 pub unsafe trait Pod: Copy + Send + Sync + 'static {}
 

@@ -117,6 +117,9 @@ impl SegmentBuilder {
     /// - [`Error::AlreadyExists`]: the name is taken.
     /// - [`Error::NoSpace`]: `/dev/shm` cannot hold the size (`fallocate`).
     /// - [`Error::PermissionDenied`]: `/dev/shm` refuses the creation.
+    ///
+    /// # References
+    /// [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html)
     #[doc(alias = "shm_open")]
     pub fn create(self) -> Result<Segment> {
         self.build(CreationMode::Create)
@@ -131,6 +134,9 @@ impl SegmentBuilder {
     /// - [`Error::InvalidSize`]: the object is empty, or its size differs
     ///   from [`SegmentBuilder::size`].
     /// - [`Error::InvalidArgument`]: the name is a symlink or not a regular file.
+    ///
+    /// # References
+    /// [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html)
     #[doc(alias = "shm_open")]
     pub fn open(self) -> Result<Segment> {
         self.build(CreationMode::Open)
@@ -355,10 +361,28 @@ impl Segment {
     /// # Errors
     /// [`Error::NotFound`] when the name is already gone;
     /// [`Error::PermissionDenied`] when `/dev/shm` refuses.
+    ///
+    /// # References
+    /// [shm_unlink(3)](https://man7.org/linux/man-pages/man3/shm_unlink.3.html)
     #[doc(alias = "shm_unlink")]
     pub fn unlink(&mut self) -> Result<()> {
         self.owner = false;
         sys::shm_unlink(&self.name).map_err(|e| Error::os(describe(&self.name), "shm_unlink", e))
+    }
+
+    /// Whether the name still refers to this very object (it may have been
+    /// unlinked, and perhaps made again by someone else, since this handle
+    /// opened it). Lock protocols that remove their object use this after
+    /// locking to detect that they locked a stale one.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when `lstat` fails for another reason than absence.
+    pub fn is_linked(&self) -> Result<bool> {
+        match sys::shm_identity(&self.name) {
+            Ok(id) => Ok(id == self.identity),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+            Err(e) => Err(Error::os(describe(&self.name), "lstat", e)),
+        }
     }
 
     /// Start of the mapping, for in-crate shared structures (the ring).

@@ -119,6 +119,9 @@ impl SegmentBuilder {
     ///   (`/proc/sys/kernel/shmmax`).
     /// - [`Error::AlreadyExists`]: a segment with this key exists.
     /// - [`Error::NoSpace`]: `shmall` or `shmmni` is exhausted (`ENOSPC`).
+    ///
+    /// # References
+    /// [shmget(2)](https://man7.org/linux/man-pages/man2/shmget.2.html)
     #[doc(alias = "shmget")]
     pub fn create(self) -> Result<Segment> {
         self.build(CreationMode::Create)
@@ -131,6 +134,9 @@ impl SegmentBuilder {
     /// - [`Error::NotFound`]: no segment with this key.
     /// - [`Error::PermissionDenied`]: its mode forbids the access.
     /// - [`Error::InvalidSize`]: its size differs from [`SegmentBuilder::size`].
+    ///
+    /// # References
+    /// [shmget(2)](https://man7.org/linux/man-pages/man2/shmget.2.html), [shmat(2)](https://man7.org/linux/man-pages/man2/shmat.2.html)
     #[doc(alias = "shmget")]
     #[doc(alias = "shmat")]
     pub fn open(self) -> Result<Segment> {
@@ -302,6 +308,9 @@ impl Segment {
     /// # Errors
     /// As [`SegmentBuilder::open`]; [`Error::Io`] (`EINVAL`) for an id that
     /// does not exist.
+    ///
+    /// # References
+    /// [shmat(2)](https://man7.org/linux/man-pages/man2/shmat.2.html)
     #[doc(alias = "shmat")]
     pub fn attach_id(id: i32, size: Option<usize>, read_only: bool) -> Result<Segment> {
         let object = describe(Key::PRIVATE, Some(id));
@@ -350,6 +359,9 @@ impl Segment {
     /// # Errors
     /// [`Error::Removed`] when the segment is gone;
     /// [`Error::PermissionDenied`] without read permission.
+    ///
+    /// # References
+    /// [shmctl(2)](https://man7.org/linux/man-pages/man2/shmctl.2.html)
     #[doc(alias = "shmctl")]
     #[doc(alias = "IPC_STAT")]
     pub fn stat(&self) -> Result<Stat> {
@@ -381,6 +393,9 @@ impl Segment {
     /// # Errors
     /// [`Error::PermissionDenied`] when not the owner or creator;
     /// [`Error::Removed`] when already gone.
+    ///
+    /// # References
+    /// [shmctl(2)](https://man7.org/linux/man-pages/man2/shmctl.2.html)
     #[doc(alias = "IPC_RMID")]
     pub fn remove(&mut self) -> Result<()> {
         self.owner = false;

@@ -26,6 +26,9 @@
 //!   right after `bind(2)`; until then it has the mode the process umask
 //!   gives it. Put sockets in a directory only the owner can enter when that
 //!   window matters.
+//! - The file appears at `bind(2)`, and `listen(2)` follows at once; a
+//!   client connecting in that instant is refused (`Disconnected`), so
+//!   clients that race a starting server should retry.
 //! - The socket that bound a path removes it when dropped, if the path still
 //!   holds the same socket file (same device and inode) — unless
 //!   [`keep`](UnixListener::keep) was called. Abstract names vanish with

@@ -7,9 +7,9 @@
 pub(crate) mod fifo;
 pub(crate) mod futex;
 pub(crate) mod mman;
-pub(crate) mod pipe;
 pub(crate) mod mqueue;
 pub(crate) mod msg;
+pub(crate) mod pipe;
 pub(crate) mod pthread;
 pub(crate) mod sem;
 pub(crate) mod shm;

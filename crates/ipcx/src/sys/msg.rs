@@ -11,7 +11,7 @@ use std::io;
 use std::mem::size_of;
 
 /// Bytes of the `long mtype` header in front of every message.
-const HEADER: usize = size_of::<libc::c_long>();
+pub(crate) const HEADER: usize = size_of::<libc::c_long>();
 
 thread_local! {
     /// `long`-aligned scratch space for one `struct msgbuf`.
@@ -64,58 +64,92 @@ pub(crate) fn msgget(key: i32, flags: i32) -> io::Result<i32> {
     }
 }
 
-/// `msgsnd(id, {mtype, data}, len, flags)`. One attempt; `EINTR` is returned.
+/// `msgsnd(id, {mtype, data}, len, flags)`, copying into the per-thread
+/// scratch buffer. One attempt; `EINTR` is returned.
 pub(crate) fn msgsnd(id: i32, mtype: i64, data: &[u8], flags: i32) -> io::Result<()> {
     with_scratch(HEADER + data.len(), |buf| {
         buf[0] = mtype as libc::c_long;
-        let bytes: &mut [u8] = bytemuck_bytes_mut(buf);
-        bytes[HEADER..HEADER + data.len()].copy_from_slice(data);
-        // SAFETY: buf is a live, long-aligned `struct msgbuf` of HEADER +
-        // data.len() bytes or more; msgsnd reads exactly that many.
-        let r = unsafe { libc::msgsnd(id, buf.as_ptr().cast(), data.len(), flags) };
-        if r < 0 {
-            Err(last_error())
-        } else {
-            Ok(())
-        }
+        bytes_mut(buf)[HEADER..HEADER + data.len()].copy_from_slice(data);
+        msgsnd_raw(id, buf, data.len(), flags)
     })
 }
 
-/// `msgrcv(id, buf, out.len(), msgtyp, flags)`: copies the message text into
-/// `out` and returns its length and type. One attempt; `EINTR` is returned.
+/// `msgsnd` of a ready `struct msgbuf`: `msg[0]` is the type, `len` body
+/// bytes follow. One attempt; `EINTR` is returned.
+pub(crate) fn msgsnd_raw(id: i32, msg: &[libc::c_long], len: usize, flags: i32) -> io::Result<()> {
+    if HEADER + len > std::mem::size_of_val(msg) {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: msg is a live, long-aligned `struct msgbuf` of at least
+    // HEADER + len bytes (checked above); msgsnd reads exactly that many.
+    let r = unsafe { libc::msgsnd(id, msg.as_ptr().cast(), len, flags) };
+    if r < 0 {
+        Err(last_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// `msgrcv(id, buf, out.len(), msgtyp, flags)` through the per-thread scratch
+/// buffer: copies the message text into `out` and returns its length and
+/// type. One attempt; `EINTR` is returned.
 pub(crate) fn msgrcv(id: i32, out: &mut [u8], msgtyp: i64, flags: i32) -> io::Result<(usize, i64)> {
     with_scratch(HEADER + out.len(), |buf| {
-        // SAFETY: buf is a live, long-aligned buffer of at least HEADER +
-        // out.len() bytes; msgrcv writes at most the header plus out.len()
-        // bytes of text into it.
-        let n = unsafe {
-            libc::msgrcv(
-                id,
-                buf.as_mut_ptr().cast(),
-                out.len(),
-                msgtyp as libc::c_long,
-                flags,
-            )
-        };
-        if n < 0 {
-            return Err(last_error());
-        }
-        let n = n as usize;
-        // c_long is i32 on 32-bit targets, where this converts.
-        #[allow(clippy::useless_conversion)]
-        let mtype = i64::from(buf[0]);
-        let bytes: &mut [u8] = bytemuck_bytes_mut(buf);
-        out[..n].copy_from_slice(&bytes[HEADER..HEADER + n]);
+        let (n, mtype) = msgrcv_raw(id, buf, out.len(), msgtyp, flags)?;
+        out[..n].copy_from_slice(&bytes_mut(buf)[HEADER..HEADER + n]);
         Ok((n, mtype))
     })
 }
 
-/// Views a `long` slice as bytes.
-fn bytemuck_bytes_mut(words: &mut [libc::c_long]) -> &mut [u8] {
+/// `msgrcv` straight into a `struct msgbuf` with room for `cap` body bytes;
+/// returns the body length and the type (also left in `msg[0]`). One
+/// attempt; `EINTR` is returned.
+pub(crate) fn msgrcv_raw(
+    id: i32,
+    msg: &mut [libc::c_long],
+    cap: usize,
+    msgtyp: i64,
+    flags: i32,
+) -> io::Result<(usize, i64)> {
+    if HEADER + cap > std::mem::size_of_val(msg) {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: msg is a live, long-aligned buffer of at least HEADER + cap
+    // bytes (checked above); msgrcv writes at most the header plus cap bytes
+    // of text into it.
+    let n = unsafe {
+        libc::msgrcv(
+            id,
+            msg.as_mut_ptr().cast(),
+            cap,
+            msgtyp as libc::c_long,
+            flags,
+        )
+    };
+    if n < 0 {
+        return Err(last_error());
+    }
+    // c_long is i32 on 32-bit targets, where this converts.
+    #[allow(clippy::useless_conversion)]
+    let mtype = i64::from(msg[0]);
+    Ok((n as usize, mtype))
+}
+
+/// Views `long`s as bytes.
+pub(crate) fn bytes(words: &[libc::c_long]) -> &[u8] {
     let len = std::mem::size_of_val(words);
     // SAFETY: any initialised `long` is valid as bytes, u8 has alignment 1,
-    // and the byte slice covers exactly the words' memory, borrowed mutably
-    // for the same lifetime, so there is no aliasing.
+    // and the byte slice covers exactly the words' memory for the same
+    // shared borrow.
+    unsafe { std::slice::from_raw_parts(words.as_ptr().cast::<u8>(), len) }
+}
+
+/// Views `long`s as mutable bytes.
+pub(crate) fn bytes_mut(words: &mut [libc::c_long]) -> &mut [u8] {
+    let len = std::mem::size_of_val(words);
+    // SAFETY: any initialised `long` is valid as bytes and any bytes are a
+    // valid `long`; u8 has alignment 1; the byte slice covers exactly the
+    // words' memory, borrowed mutably for the same lifetime (no aliasing).
     unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), len) }
 }
 

@@ -48,14 +48,25 @@ pub(crate) fn nowait_supported() -> bool {
     NOWAIT_SUPPORTED.load(Ordering::Relaxed)
 }
 
+/// Makes the callers use their fallback (as on a kernel without
+/// `RWF_NOWAIT`), or stops doing so.
+#[cfg(test)]
+pub(crate) fn set_nowait_supported(on: bool) {
+    NOWAIT_SUPPORTED.store(on, Ordering::Relaxed);
+}
+
 /// Turns the errnos of a kernel without `RWF_NOWAIT` for this file into
-/// `EOPNOTSUPP`, and remembers that it is missing.
+/// `EOPNOTSUPP`: the caller then waits with `poll` and makes a plain call.
+/// `EOPNOTSUPP` (the file does not support it) and `ENOSYS` (no
+/// `preadv2`, before Linux 4.6) are remembered; `EINVAL` (an unknown flag,
+/// before Linux 4.14, but also other invalid requests) is not.
 fn nowait_result(r: Result<usize, Errno>) -> Result<usize, Errno> {
     match r {
-        Err(Errno::OPNOTSUPP) | Err(Errno::INVAL) | Err(Errno::NOSYS) => {
+        Err(Errno::OPNOTSUPP) | Err(Errno::NOSYS) => {
             NOWAIT_SUPPORTED.store(false, Ordering::Relaxed);
             Err(Errno::OPNOTSUPP)
         }
+        Err(Errno::INVAL) => Err(Errno::OPNOTSUPP),
         other => other,
     }
 }

@@ -73,16 +73,35 @@ pub(crate) enum OpOutcome {
 
 /// `semop`/`semtimedop`, retrying `EINTR` against `deadline`. With an
 /// expired deadline (`Deadline::now()`) the operations carry `IPC_NOWAIT`.
-pub(crate) fn semop(id: i32, ops: &[RawOp], deadline: Deadline) -> io::Result<OpOutcome> {
+pub(crate) fn semop(
+    id: i32,
+    ops: impl ExactSizeIterator<Item = RawOp>,
+    deadline: Deadline,
+) -> io::Result<OpOutcome> {
     let nowait = deadline.remaining() == Some(Duration::ZERO);
-    let mut sops: Vec<libc::sembuf> = ops
-        .iter()
-        .map(|&(num, op, flg)| libc::sembuf {
-            sem_num: num,
-            sem_op: op,
-            sem_flg: flg | if nowait { libc::IPC_NOWAIT as i16 } else { 0 },
-        })
-        .collect();
+    let to_sembuf = |(num, op, flg): RawOp| libc::sembuf {
+        sem_num: num,
+        sem_op: op,
+        sem_flg: flg | if nowait { libc::IPC_NOWAIT as i16 } else { 0 },
+    };
+    // No allocation for the common short operation lists.
+    const INLINE: usize = 8;
+    let mut inline = [libc::sembuf {
+        sem_num: 0,
+        sem_op: 0,
+        sem_flg: 0,
+    }; INLINE];
+    let mut heap = Vec::new();
+    let n = ops.len();
+    let sops: &mut [libc::sembuf] = if n <= INLINE {
+        for (slot, op) in inline.iter_mut().zip(ops) {
+            *slot = to_sembuf(op);
+        }
+        &mut inline[..n]
+    } else {
+        heap.extend(ops.map(to_sembuf));
+        &mut heap[..]
+    };
     loop {
         let rc = match deadline.remaining() {
             None => {

@@ -57,6 +57,14 @@ impl Drop for ChildGuard {
 /// Joins a thread, failing the test if it does not finish in time (a watchdog
 /// against deadlocks).
 pub fn join_within<T>(handle: JoinHandle<T>, limit: Duration) -> T {
+    wait_finished(&handle, limit);
+    handle.join().unwrap()
+}
+
+/// Waits until a thread has finished (without joining it, so that its
+/// `pthread_t` stays valid for a [`Signaller`]), failing the test if it does
+/// not finish in time.
+pub fn wait_finished<T>(handle: &JoinHandle<T>, limit: Duration) {
     let start = Instant::now();
     while !handle.is_finished() {
         assert!(
@@ -65,7 +73,6 @@ pub fn join_within<T>(handle: JoinHandle<T>, limit: Duration) -> T {
         );
         std::thread::sleep(Duration::from_millis(2));
     }
-    handle.join().unwrap()
 }
 
 extern "C" fn ignore_signal(_: libc::c_int) {}
@@ -98,7 +105,8 @@ pub struct Signaller {
 }
 
 impl Signaller {
-    /// Starts signalling the thread of `target`.
+    /// Starts signalling the thread of `target`. Stop it before joining
+    /// `target`.
     pub fn start<T>(target: &JoinHandle<T>) -> Signaller {
         let sig = test_signal();
         let thread = target.as_pthread_t() as usize;
@@ -107,8 +115,9 @@ impl Signaller {
         let (s, n) = (stop.clone(), sent.clone());
         let handle = std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
-                // SAFETY: the target thread is joined only after this
-                // signaller is stopped, so its pthread_t is live.
+                // SAFETY: callers stop this signaller before joining the
+                // target thread, so its pthread_t is live (a finished but
+                // unjoined thread's pthread_t stays valid).
                 if unsafe { libc::pthread_kill(thread as libc::pthread_t, sig) } == 0 {
                     n.fetch_add(1, Ordering::Relaxed);
                 }

@@ -12,7 +12,7 @@ use ipcx::mq::{has_cap_sys_resource, CreationMode};
 use ipcx::Error;
 use rustix::event::PollFlags;
 
-use crate::mq_common::{expected_body, join_within, pool, ChildGuard, Signaller, N_MESSAGES};
+use crate::mq_common::{expected_body, pool, wait_finished, ChildGuard, Signaller, N_MESSAGES};
 use crate::util::unique;
 
 fn name(prefix: &str) -> String {
@@ -330,8 +330,9 @@ fn timeout_with_an_empty_queue_is_timed_out_even_under_signals() {
     });
     // EINTR neither ends the wait early nor turns into an error.
     let signaller = Signaller::start(&receiver);
-    let (r, elapsed) = join_within(receiver, Duration::from_secs(20));
+    wait_finished(&receiver, Duration::from_secs(20));
     assert!(signaller.stop() > 0);
+    let (r, elapsed) = receiver.join().unwrap();
     let err = r.unwrap_err();
     assert!(matches!(err, Error::TimedOut { .. }), "{err:?}");
     assert!(elapsed >= Duration::from_millis(150), "{elapsed:?}");

@@ -5,7 +5,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ipcx::key::Key;
-use ipcx::mq::sysv::{MessageQueue, TypeSelector};
+use ipcx::mq::sysv::{MessageQueue, MsgBuf, TypeSelector};
 use ipcx::mq::CreationMode;
 use ipcx::Error;
 
@@ -398,9 +398,18 @@ fn child_sender() {
     let q = MessageQueue::open_id(id).unwrap();
     let max = q.max_message_size();
     let pool = pool(max);
+    // Every other message goes through the no-copy MsgBuf path.
+    let mut msg = MsgBuf::with_capacity(max);
     for i in 0..N_MESSAGES {
         let (body, mtype) = expected_body(&pool, i, max);
-        q.send(i64::from(mtype) + 1, body).unwrap();
+        if i % 2 == 0 {
+            q.send(i64::from(mtype) + 1, body).unwrap();
+        } else {
+            msg.body_mut()[..body.len()].copy_from_slice(body);
+            msg.set_len(body.len()).unwrap();
+            msg.set_mtype(i64::from(mtype) + 1);
+            q.send_buf(&msg).unwrap();
+        }
     }
 }
 
@@ -424,15 +433,24 @@ fn hundred_thousand_messages_between_two_processes() {
     });
     let mut buf = vec![0u8; max];
     let (mut saw_one, mut saw_max) = (false, false);
+    let mut msg = MsgBuf::with_capacity(max);
     for i in 0..N_MESSAGES {
-        let m = q
-            .recv(TypeSelector::Any, &mut buf)
-            .unwrap_or_else(|e| panic!("message {i}: {e}"));
+        // Every third message is received through the no-copy MsgBuf path.
+        let (body, got_type) = if i % 3 == 0 {
+            q.recv_buf(TypeSelector::Any, &mut msg)
+                .unwrap_or_else(|e| panic!("message {i}: {e}"));
+            (msg.body(), msg.mtype())
+        } else {
+            let m = q
+                .recv(TypeSelector::Any, &mut buf)
+                .unwrap_or_else(|e| panic!("message {i}: {e}"));
+            (&buf[..m.len], m.mtype)
+        };
         let (want, mtype) = expected_body(&pool, i, max);
-        assert_eq!(m.mtype, i64::from(mtype) + 1, "message {i}");
-        assert!(&buf[..m.len] == want, "message {i}: bytes differ");
-        saw_one |= m.len == 1;
-        saw_max |= m.len == max;
+        assert_eq!(got_type, i64::from(mtype) + 1, "message {i}");
+        assert!(body == want, "message {i}: bytes differ");
+        saw_one |= body.len() == 1;
+        saw_max |= body.len() == max;
     }
     assert!(saw_one && saw_max);
     assert!(child.0.wait().unwrap().success());
@@ -504,4 +522,37 @@ fn rust_examples_interoperate_with_the_seed_c_programs() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("progfile"));
+}
+
+#[test]
+fn msgbuf_round_trips_and_is_checked() {
+    let q = MessageQueue::builder(Key::PRIVATE).create().unwrap();
+    let mut out = MsgBuf::with_capacity(8);
+    assert!(matches!(out.set_len(9), Err(Error::InvalidArgument { .. })));
+    out.body_mut().copy_from_slice(b"abcdefgh");
+    out.set_len(8).unwrap();
+    out.set_mtype(0);
+    assert!(matches!(
+        q.try_send_buf(&out),
+        Err(Error::InvalidArgument { .. })
+    ));
+    out.set_mtype(6);
+    q.try_send_buf(&out).unwrap();
+    let mut small = MsgBuf::with_capacity(7);
+    let err = q.try_recv_buf(TypeSelector::Any, &mut small).unwrap_err();
+    assert!(
+        matches!(err, Error::BufferTooSmall { capacity: 7, .. }),
+        "{err:?}"
+    );
+    let mut got = MsgBuf::with_capacity(8);
+    q.recv_buf_timeout(TypeSelector::Exactly(6), &mut got, Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(
+        (got.body(), got.mtype(), got.len()),
+        (&b"abcdefgh"[..], 6, 8)
+    );
+    assert!(matches!(
+        q.try_recv_buf(TypeSelector::Any, &mut got),
+        Err(Error::Empty { .. })
+    ));
 }

@@ -172,3 +172,27 @@ pub fn unnamed_count_child(args: &[String]) {
         child::increment(&seg);
     }
 }
+
+#[test]
+fn signals_neither_cut_a_timed_wait_short_nor_break_a_blocking_one() {
+    crate::signals::install_noop_handler();
+    let seg = std::sync::Arc::new(Memfd::create("sem-eintr", 4096).unwrap());
+    let sem = UnnamedSemaphore::init(seg.clone(), 0, 0).unwrap();
+    let seg1 = seg.clone();
+    let (res, took) = crate::signals::while_signalled(move || {
+        UnnamedSemaphore::open(seg1, 0)
+            .unwrap()
+            .wait_timeout(Duration::from_millis(300))
+    });
+    assert!(matches!(res, Err(Error::TimedOut { .. })), "{res:?}");
+    // Not cut short by the signals (a lower bound only).
+    assert!(
+        took >= Duration::from_millis(300),
+        "returned after {took:?}"
+    );
+    let seg2 = seg.clone();
+    let waiter = std::thread::spawn(move || UnnamedSemaphore::open(seg2, 0).unwrap().wait());
+    crate::signals::pester(&waiter, Duration::from_millis(100));
+    sem.post().unwrap();
+    assert!(waiter.join().unwrap().is_ok());
+}

@@ -204,3 +204,61 @@ pub fn count_child(args: &[String]) {
         child::increment(&seg);
     }
 }
+
+#[test]
+fn signals_neither_cut_a_timed_wait_short_nor_break_a_blocking_one() {
+    crate::signals::install_noop_handler();
+    let set = private_set(&[0]);
+    let id = set.id();
+    // A timed wait under a hail of signals still ends in TimedOut (EINTR is
+    // retried against the same deadline).
+    let (res, took) = crate::signals::while_signalled(move || {
+        let s = SemaphoreSet::open_id(id).unwrap();
+        s.op_timeout(&[SemOp::wait(0)], Duration::from_millis(300))
+    });
+    assert!(matches!(res, Err(Error::TimedOut { .. })), "{res:?}");
+    // Not cut short by the signals (a lower bound only).
+    assert!(
+        took >= Duration::from_millis(300),
+        "returned after {took:?}"
+    );
+    // A blocking wait survives signals and completes when posted.
+    let waiter = std::thread::spawn(move || {
+        let s = SemaphoreSet::open_id(id).unwrap();
+        s.op_timeout(&[SemOp::wait(0)], Duration::from_secs(30))
+    });
+    crate::signals::pester(&waiter, Duration::from_millis(100));
+    set.post(0).unwrap();
+    assert!(waiter.join().unwrap().is_ok());
+}
+
+#[test]
+fn a_set_removed_with_ipcrm_is_removed_for_its_users() {
+    let set = private_set(&[1]);
+    let out = std::process::Command::new("ipcrm")
+        .args(["-s", &set.id().to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(matches!(set.get(0), Err(Error::Removed { .. })));
+    assert!(matches!(set.wait(0), Err(Error::Removed { .. })));
+}
+
+#[test]
+fn operation_lists_are_checked_against_semopm_and_long_lists_work() {
+    let set = private_set(&[0; 12]);
+    // Twelve operations in one atomic call.
+    let ops: Vec<SemOp> = (0..12).map(SemOp::post).collect();
+    set.op(&ops).unwrap();
+    assert_eq!(set.get_all().unwrap(), vec![1; 12]);
+    let [_, _, semopm, _] = ipcx::limits::read_sem().unwrap();
+    let too_many = vec![SemOp::wait_zero(0); semopm as usize + 1];
+    let err = set.op(&too_many).unwrap_err();
+    assert!(matches!(err, Error::LimitExceeded { .. }), "{err}");
+    assert!(err.to_string().contains("/proc/sys/kernel/sem"), "{err}");
+    assert!(matches!(set.op(&[]), Err(Error::InvalidArgument { .. })));
+}

@@ -124,3 +124,20 @@ fn ipcs_lists_our_segment_with_mode_600() {
     assert_eq!(cols[3], "600", "{line}");
     assert_eq!(cols[4], "2048", "{line}");
 }
+
+#[test]
+fn a_segment_removed_with_ipcrm_stays_mapped_and_is_marked() {
+    let seg = Segment::builder(Key::PRIVATE).size(64).create().unwrap();
+    let out = std::process::Command::new("ipcrm")
+        .args(["-m", &seg.id().to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Still attached: the memory stays usable until detached.
+    seg.write_bytes(0, b"still here").unwrap();
+    assert!(seg.stat().unwrap().marked_for_removal);
+}

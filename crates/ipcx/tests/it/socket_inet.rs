@@ -242,6 +242,10 @@ fn the_seed_tcp_server_greets_an_ipcx_client() {
     let mut got = Vec::new();
     std::io::Read::read_to_end(&mut &c, &mut got).unwrap();
     assert_eq!(got, b"Hello Client!");
+    // Close with a reset (SO_LINGER 0) so that no TIME_WAIT holds port 8080,
+    // which the next run of the seed's server (no SO_REUSEADDR) needs.
+    rustix::net::sockopt::set_socket_linger(&c, Some(Duration::ZERO)).unwrap();
+    drop(c);
     assert!(child.wait().unwrap().success());
 }
 
@@ -250,7 +254,17 @@ fn the_seed_tcp_client_reads_an_ipcx_server() {
     let _lock = lock_port_8080();
     let dir = tempfile::tempdir().unwrap();
     let client = crate::util::seed_c(dir.path(), "tcp_client");
-    let l = TcpListener::bind("127.0.0.1:8080").unwrap();
+    // Another program may hold the port for a while: retry.
+    let start = Instant::now();
+    let l = loop {
+        match TcpListener::bind("127.0.0.1:8080") {
+            Ok(l) => break l,
+            Err(Error::AddrInUse { .. }) if start.elapsed() < Duration::from_secs(120) => {
+                std::thread::sleep(Duration::from_millis(200))
+            }
+            Err(e) => panic!("binding 127.0.0.1:8080: {e}"),
+        }
+    };
     let child = Command::new(client).stdout(Stdio::piped()).spawn().unwrap();
     let s = l.accept_timeout(WAIT).unwrap();
     s.send_all(b"Hello Client!").unwrap();
@@ -260,4 +274,50 @@ fn the_seed_tcp_client_reads_an_ipcx_server() {
     let out = child.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("Server says: Hello Client!"), "{text:?}");
+}
+
+/// The built example programs (`cargo test` builds them beside `deps/`).
+fn example(name: &str) -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let path = exe.parent()?.parent()?.join("examples").join(name);
+    path.exists().then_some(path)
+}
+
+#[test]
+fn the_tcp_server_and_client_examples_talk_on_a_given_port() {
+    let (Some(server), Some(client)) = (example("tcp_server"), example("tcp_client")) else {
+        eprintln!("skipped: the examples are not built (run `cargo test` without --test filters)");
+        return;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut srv = Command::new(server)
+        .arg(port.to_string())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The server announces itself on stderr once it listens.
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(srv.stderr.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert!(line.contains("listening"), "{line}");
+    let out = Command::new(client).arg(port.to_string()).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Server says: Hello Client!\n"
+    );
+    assert!(srv.wait().unwrap().success());
+    // A bad port is an error, not a panic.
+    let out = Command::new(example("tcp_client").unwrap())
+        .arg("http")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
 }
