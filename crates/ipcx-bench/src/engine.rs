@@ -198,20 +198,38 @@ fn calibrate(
         (Budget::Duration(w), Budget::Duration(d)) => {
             let start = Instant::now();
             let mut n = 1u64;
-            // The fastest per-iteration time of the batches so far: a stall
-            // in one batch (the first touches fresh pages) does not shrink
-            // the measurement.
-            let mut per = f64::INFINITY;
+            // The measured count comes from the mean time per iteration of
+            // the warm-up batches after the first (which touches fresh pages
+            // and wakes the peer). The mean, not the fastest batch: on a
+            // loaded machine one lucky batch would otherwise make the
+            // measurement run many times its budget.
+            let mut first: Option<f64> = None;
+            let (mut spent, mut iters) = (0.0f64, 0u64);
             loop {
-                let took = batch(n)?;
-                per = per.min(took.as_secs_f64() / n as f64);
+                let took = batch(n)?.as_secs_f64();
+                if first.is_none() {
+                    first = Some(took / n as f64);
+                } else {
+                    spent += took;
+                    iters += n;
+                }
                 if start.elapsed() >= w || n >= MAX_ITERATIONS {
                     break;
                 }
+                let per = if iters > 0 {
+                    spent / iters as f64
+                } else {
+                    first.unwrap_or(f64::INFINITY)
+                };
                 // Aim the next batch at the rest of the warm-up, at most doubling.
                 let rest = w.saturating_sub(start.elapsed()).as_secs_f64();
                 n = ((rest / per.max(1e-9)) as u64).clamp(1, n * 2);
             }
+            let per = if iters > 0 {
+                spent / iters as f64
+            } else {
+                first.unwrap_or(f64::INFINITY)
+            };
             let count = (d.as_secs_f64() / per.max(1e-9)).ceil() as u64;
             Ok(count.clamp(MIN_ITERATIONS, MAX_ITERATIONS))
         }
