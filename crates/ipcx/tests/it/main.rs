@@ -1,11 +1,13 @@
 //! Integration tests of the ipcx library: one module per family, plus interop
 //! with the seed's C programs.
 
+mod channel;
 mod child;
 mod memfd;
 mod mq_common;
 mod mq_posix;
 mod mq_sysv;
+mod ring;
 mod sem_posix;
 mod sem_sysv;
 mod shm_posix;
@@ -15,8 +17,6 @@ mod socket_fd;
 mod socket_inet;
 mod socket_unix;
 mod sync;
-mod channel;
-mod ring;
 mod util;
 
 mod fifo;
