@@ -1,5 +1,5 @@
 //! Typed channels, [`Sender<T>`] and [`Receiver<T>`], over any
-//! [`Endpoint`](crate::Endpoint), with the same semantics everywhere:
+//! [`Endpoint`], with the same semantics everywhere:
 //! bounded; `send` / `try_send` (full) / `send_timeout`; `recv` / `try_recv`
 //! (empty) / `recv_timeout`; disconnected when the other end is gone, after
 //! everything it sent has been received; a failed send hands the message
@@ -22,12 +22,12 @@
 //!   the reserved ring space and deserialised from the borrowed record; no
 //!   allocation per message. Largest message: half the ring capacity less 8 bytes.
 //!
-//! Other endpoint kinds return [`Error::Unsupported`](crate::Error::Unsupported)
+//! Other endpoint kinds return [`Error::Unsupported`]
 //! until their flavor is built.
 //!
 //! # Sizes
 //! A message whose encoding exceeds the transport's native limit is refused
-//! with [`Error::MessageTooLarge`](crate::Error::MessageTooLarge) naming the
+//! with [`Error::MessageTooLarge`] naming the
 //! limit (inside [`SendError::Other`] and friends); it is never split.
 
 use std::marker::PhantomData;

@@ -7,7 +7,7 @@
 //! ([`Ring::from_fd`]). One [`Producer`] and one [`Consumer`] may exist at a
 //! time; each claims its side in the header, recording its pid and process
 //! start time, so that the other side notices a normal close or a death
-//! ([`Error::Disconnected`](crate::Error::Disconnected), after the records
+//! ([`Error::Disconnected`], after the records
 //! committed before it have been delivered).
 //!
 //! ```
@@ -32,8 +32,8 @@
 //!
 //! # Layout and protocol
 //! See the `layout`, `index` and `wait` source files: a 1024-byte versioned
-//! header (checked on open: [`Error::VersionMismatch`](crate::Error::VersionMismatch),
-//! [`Error::InvalidSize`](crate::Error::InvalidSize)), head and tail on
+//! header (checked on open: [`Error::VersionMismatch`],
+//! [`Error::InvalidSize`]), head and tail on
 //! separate 128-byte lines, records of an 8-byte header plus payload rounded
 //! to 8 bytes, never split (a padding record fills the end when needed). A
 //! record holds at most half the capacity less 8 bytes.
@@ -41,7 +41,7 @@
 //! # Untrusted peer
 //! Each side keeps its own index locally and reads the other's once per
 //! attempt; indices and lengths are checked with wrapping arithmetic, and any
-//! inconsistency is [`Error::Corrupted`](crate::Error::Corrupted). A memfd
+//! inconsistency is [`Error::Corrupted`]. A memfd
 //! ring is sealed against resizing; a named ring cannot be sealed, so a
 //! process with write access to `/dev/shm/NAME` could still shrink it under
 //! its peer (`SIGBUS`): give named rings mode 0600 (the default).
@@ -414,7 +414,7 @@ impl FromStr for WaitStrategy {
     /// Parses `spin`, `futex` or `adaptive`.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for any other word.
+    /// [`Error::InvalidArgument`] for any other word.
     fn from_str(s: &str) -> crate::Result<Self> {
         match s {
             "spin" => Ok(WaitStrategy::Spin),
