@@ -65,6 +65,38 @@ fn bounds(series: &Series) -> Option<(f64, f64, f64, f64)> {
     any.then(|| (x0 / 1.5, x1 * 1.5, y0 / 2.0, y1 * 2.0))
 }
 
+/// Dark, distinct line colours (Tableau 10 and six more), so that every
+/// mechanism stays readable on white.
+const PALETTE: [(u8, u8, u8); 16] = [
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
+    (0, 0, 128),
+    (128, 0, 0),
+    (0, 128, 128),
+    (128, 128, 0),
+    (75, 0, 130),
+    (255, 20, 147),
+];
+
+/// An axis label with as many decimals as its magnitude needs.
+fn tick(y: f64) -> String {
+    if y >= 10.0 {
+        format!("{y:.0}")
+    } else if y >= 1.0 {
+        format!("{y:.1}")
+    } else {
+        format!("{y:.2}")
+    }
+}
+
 /// Renders the chart to an SVG document.
 pub(crate) fn render_svg(report: &Report) -> anyhow::Result<String> {
     let lat = series(report, Scenario::Latency);
@@ -72,7 +104,13 @@ pub(crate) fn render_svg(report: &Report) -> anyhow::Result<String> {
     if lat.is_empty() && thr.is_empty() {
         anyhow::bail!("nothing was measured, so there is nothing to draw");
     }
-    let mut names: Vec<String> = lat.iter().chain(&thr).map(|s| s.0.clone()).collect();
+    // Colours go to the mechanisms only; the limits are drawn in black.
+    let mut names: Vec<String> = lat
+        .iter()
+        .chain(&thr)
+        .filter(|s| !s.1)
+        .map(|s| s.0.clone())
+        .collect();
     names.dedup();
     let mut unique: Vec<String> = Vec::new();
     for n in names {
@@ -85,8 +123,8 @@ pub(crate) fn render_svg(report: &Report) -> anyhow::Result<String> {
             return BLACK;
         }
         let i = unique.iter().position(|n| n == name).unwrap_or(0);
-        let c = Palette99::pick(i).to_rgba();
-        RGBColor(c.0, c.1, c.2)
+        let (r, g, b) = PALETTE[i % PALETTE.len()];
+        RGBColor(r, g, b)
     };
     let mut svg = String::new();
     {
@@ -124,7 +162,7 @@ pub(crate) fn render_svg(report: &Report) -> anyhow::Result<String> {
                 .configure_mesh()
                 .x_desc("message size")
                 .x_label_formatter(&|x| format_size(x.round() as usize))
-                .y_label_formatter(&|y| format!("{y:.3}"))
+                .y_label_formatter(&|y| tick(*y))
                 .draw()
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             for (name, limit, pts) in data.iter() {
@@ -164,6 +202,14 @@ pub(crate) fn render_svg(report: &Report) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn axis_labels_have_sensible_decimals() {
+        assert_eq!(tick(2000.0), "2000");
+        assert_eq!(tick(10.0), "10");
+        assert_eq!(tick(2.5), "2.5");
+        assert_eq!(tick(0.5), "0.50");
+    }
 
     #[test]
     fn chart_names_every_visible_mechanism() {
