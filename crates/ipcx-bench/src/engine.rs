@@ -65,8 +65,27 @@ pub fn run(
     let started = Instant::now();
     let (machine, pin) = Pinning::setup(config.pin);
     let mut done = 0usize;
-    let mut entries = Vec::new();
-    for info in &selected {
+    // Each raw loop is measured right after its mechanism, so that a change
+    // of load during the run does not skew the wrapper-versus-raw ratio; the
+    // report keeps the selection's order.
+    let mut order: Vec<usize> = Vec::with_capacity(selected.len());
+    for (i, info) in selected.iter().enumerate() {
+        if order.contains(&i) {
+            continue;
+        }
+        order.push(i);
+        if let Some(j) = info
+            .raw
+            .and_then(|r| selected.iter().position(|m| m.id == r))
+        {
+            if !order.contains(&j) {
+                order.push(j);
+            }
+        }
+    }
+    let mut by_index: Vec<Vec<Entry>> = vec![Vec::new(); selected.len()];
+    for &index in &order {
+        let info = &selected[index];
         let mut cells = Vec::new();
         for scenario in [Scenario::Latency, Scenario::Throughput] {
             let wanted = match scenario {
@@ -104,8 +123,9 @@ pub fn run(
             )
         };
         done += cells.len();
-        entries.extend(results);
+        by_index[index] = results;
     }
+    let entries: Vec<Entry> = by_index.into_iter().flatten().collect();
     progress(Progress {
         done,
         total,
