@@ -191,6 +191,9 @@ pub struct BenchArgs {
     /// A short run (under 10 s).
     #[arg(long)]
     pub quick: bool,
+    /// Internal: run as the peer process of a measurement (control socket on stdin).
+    #[arg(long, hide = true)]
+    pub child: bool,
 }
 
 /// `ipcx ls`.

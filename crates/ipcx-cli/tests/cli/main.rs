@@ -2,6 +2,7 @@
 
 mod util;
 
+mod bench;
 mod cleanup;
 mod endpoint;
 mod fifo;
