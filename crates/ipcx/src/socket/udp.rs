@@ -172,8 +172,12 @@ impl UdpSocket {
                 reason: "send needs a connected socket; use send_to".into(),
             });
         };
-        let object = format!("udp socket {dest}");
-        super::check_destination(&dest, &object)?;
+        // The object's name is only needed for an error: build it there, not
+        // on every send.
+        let object = || format!("udp socket {dest}");
+        if dest.port() == 0 {
+            super::check_destination(&dest, &object())?;
+        }
         self.check(msg, &dest)?;
         let fd = self.inner.as_fd();
         loop {
@@ -188,17 +192,17 @@ impl UdpSocket {
             match res {
                 Ok(_) => return Ok(()),
                 Err(Errno::INTR) => {}
-                Err(Errno::AGAIN) => super::wait_ready(fd, super::Dir::Send, wait, &object)?,
+                Err(Errno::AGAIN) => super::wait_ready(fd, super::Dir::Send, wait, &object())?,
                 Err(Errno::MSGSIZE) => {
                     let (max, why) = max_for(&dest);
                     return Err(Error::MessageTooLarge {
-                        object,
+                        object: object(),
                         len: msg.len(),
                         max,
                         limit_source: why.into(),
                     });
                 }
-                Err(e) => return Err(super::send_error(fd, &object, "sendto", e, msg.len())),
+                Err(e) => return Err(super::send_error(fd, &object(), "sendto", e, msg.len())),
             }
         }
     }
