@@ -144,7 +144,7 @@ fn made_by(name: &str, pid: u32) -> bool {
 /// Meant for a signal handler that ends the process without running the
 /// owners' destructors. Errors are ignored (the process is exiting). The
 /// System V objects (made with `IPC_PRIVATE`, so they have no name) are
-/// removed by id while a [`SysvTrack`] for them lives.
+/// removed by id while the measurement that made them lists them.
 pub fn remove_leftovers() {
     let live = std::mem::take(&mut *live_sysv());
     for (kind, id) in live {
