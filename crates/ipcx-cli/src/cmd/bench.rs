@@ -26,6 +26,17 @@ pub fn peer_command() -> Command {
     cmd
 }
 
+/// Registers [`ipcx_bench::remove_leftovers`] with the cleanup registry while
+/// the returned guard lives: Ctrl-C ends the command without running the
+/// measurement's destructors, so the FIFOs, queues, segments and semaphore
+/// sets it made are removed then.
+pub fn remove_leftovers_on_signal() -> crate::cleanup::Guard {
+    let mut section = crate::cleanup::creating();
+    let guard = section.on_signal(ipcx_bench::remove_leftovers);
+    drop(section);
+    guard
+}
+
 /// Builds the run's configuration from the command line.
 fn config(args: &BenchArgs) -> anyhow::Result<Config> {
     let mut config = if args.quick {
@@ -104,11 +115,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     if let Some(path) = &args.svg {
         check_svg_path(path)?;
     }
-    // Ctrl-C ends the command without running the measurement's destructors:
-    // remove the FIFOs, queues and segments it made then.
-    let mut section = crate::cleanup::creating();
-    let _cleanup = section.on_signal(ipcx_bench::remove_leftovers);
-    drop(section);
+    let _cleanup = remove_leftovers_on_signal();
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
