@@ -131,13 +131,9 @@ pub(crate) fn render_svg(report: &Report) -> anyhow::Result<String> {
         let root = SVGBackend::with_string(&mut svg, (1400, 700)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e:?}"))?;
         let title = format!(
-            "ipcx bench — {} ({} ms per measurement)",
+            "ipcx bench — {} ({})",
             report.machine.pinning_note,
-            report
-                .parameters
-                .duration_ms
-                .map(|d| format!("{d:.0}"))
-                .unwrap_or_else(|| "fixed-count".into())
+            report.parameters.budget_text()
         );
         let root = root
             .titled(&title, ("sans-serif", 20))

@@ -52,6 +52,7 @@ mod wired;
 pub use chart::write_svg;
 pub use config::{parse_size, Budget, Config};
 pub use engine::{child_main, run, Progress};
+pub use link::remove_leftovers;
 pub use mechs::{catalog, MechanismInfo, Role};
 pub use report::{
     Conclusion, Entry, Machine, Parameters, Report, Scenario, Status, Target, SCHEMA_VERSION,

@@ -336,7 +336,7 @@ pub(crate) fn select(
     for w in words {
         let w = w.trim();
         if w.is_empty() {
-            continue;
+            anyhow::bail!("--mechanisms: an empty mechanism name (a stray comma or \"\")");
         }
         if let Some((_, members)) = GROUPS.iter().find(|(g, _)| *g == w) {
             match w {
@@ -368,7 +368,7 @@ pub(crate) fn select(
             }
         }
     }
-    if words.iter().all(|w| w.trim().is_empty()) {
+    if words.is_empty() {
         wanted.extend(
             CATALOG
                 .iter()
@@ -432,5 +432,12 @@ mod tests {
             err.contains("carrier-pigeon") && err.contains("raw-pipe"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn empty_mechanism_name_is_an_error() {
+        assert!(select(&["".into()], true).is_err());
+        assert!(select(&["pipe".into(), " ".into()], true).is_err());
+        assert!(select(&[], true).unwrap().iter().any(|m| m.id == "pipe"));
     }
 }

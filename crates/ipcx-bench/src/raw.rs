@@ -700,7 +700,21 @@ pub(crate) fn check_proc_limit(size: usize, limit: ipcx::limits::ProcLimit) -> R
     }
 }
 
-struct SysvMqOwner(libc::c_int);
+struct SysvMqOwner(libc::c_int, #[allow(dead_code)] crate::link::SysvTrack);
+
+/// `IPC_RMID` of a System V object, ignoring errors (see
+/// [`crate::link::remove_leftovers`]).
+pub(crate) fn remove_sysv(kind: crate::link::SysvKind, id: libc::c_int) {
+    use crate::link::SysvKind;
+    // SAFETY: IPC_RMID takes no buffer.
+    unsafe {
+        match kind {
+            SysvKind::Msg => libc::msgctl(id, libc::IPC_RMID, std::ptr::null_mut()),
+            SysvKind::Shm => libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()),
+            SysvKind::Sem => libc::semctl(id, 0, libc::IPC_RMID),
+        };
+    }
+}
 
 impl Drop for SysvMqOwner {
     fn drop(&mut self) {
@@ -776,7 +790,10 @@ impl Driver for RawSysvMq {
                 id,
                 parent: true,
                 buf: vec![0; LONG + max],
-                _owner: Some(SysvMqOwner(id)),
+                _owner: Some(SysvMqOwner(
+                    id,
+                    crate::link::SysvTrack::new(crate::link::SysvKind::Msg, id),
+                )),
             }),
         })
     }
@@ -1056,6 +1073,10 @@ impl Driver for RawSysvShm {
             unsafe { libc::shmctl(shm, libc::IPC_RMID, std::ptr::null_mut()) };
             return Err(e);
         }
+        let track = (
+            crate::link::SysvTrack::new(crate::link::SysvKind::Shm, shm),
+            crate::link::SysvTrack::new(crate::link::SysvKind::Sem, sem),
+        );
         let region = shmat(shm, len, Some((shm, sem)))?;
         for (i, v) in handshake::INITIAL.iter().enumerate() {
             // SAFETY: SETVAL takes an int (the `val` member of union semun).
@@ -1072,7 +1093,7 @@ impl Driver for RawSysvShm {
                 parent: true,
                 base: 0,
                 max,
-                _keep: Box::new(()),
+                _keep: Box::new(track),
             }),
         })
     }

@@ -119,7 +119,7 @@ impl Parameters {
         };
         let warmup = match config.warmup() {
             Budget::Duration(d) => format!("{} ms", d.as_millis()),
-            Budget::Iterations(n) => format!("{n} iterations"),
+            Budget::Iterations(n) => iterations_text(n),
         };
         Parameters {
             sizes: sizes.iter().map(|&s| s as u64).collect(),
@@ -179,6 +179,31 @@ pub struct Report {
 }
 
 type Key<'a> = (&'a str, Scenario, u64);
+
+/// `1 iteration`, `200 iterations`.
+fn iterations_text(n: u64) -> String {
+    if n == 1 {
+        "1 iteration".into()
+    } else {
+        format!("{n} iterations")
+    }
+}
+
+impl Parameters {
+    /// The budget in words: `150 ms per measurement` (sub-millisecond
+    /// durations in µs or ns rather than `0 ms`) or `1 iteration per
+    /// measurement`.
+    pub(crate) fn budget_text(&self) -> String {
+        match (self.duration_ms, self.iterations) {
+            (Some(ms), _) if ms >= 1.0 && ms.fract() == 0.0 => {
+                format!("{ms:.0} ms per measurement")
+            }
+            (Some(ms), _) => format!("{} per measurement", format_ns(ms * 1e6)),
+            (_, Some(n)) => format!("{} per measurement", iterations_text(n)),
+            _ => String::new(),
+        }
+    }
+}
 
 impl Report {
     /// Assembles a report and derives ratios, targets and conclusions.
@@ -497,11 +522,7 @@ impl Report {
     /// the seed's conclusions.
     pub fn table(&self) -> String {
         let mut out = String::new();
-        let budget = match (self.parameters.duration_ms, self.parameters.iterations) {
-            (Some(ms), _) => format!("{ms:.0} ms per measurement"),
-            (_, Some(n)) => format!("{n} iterations per measurement"),
-            _ => String::new(),
-        };
+        let budget = self.parameters.budget_text();
         let _ = writeln!(
             out,
             "ipcx bench: {} of {} CPUs allowed, {}; {budget} after a warm-up of {}; kernel {}; run took {:.1} s",
@@ -1027,5 +1048,20 @@ pub(crate) mod tests {
         let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
         assert_eq!(v["schema_version"], 1);
         assert_eq!(v["entries"][17]["status"], "n/a");
+    }
+
+    #[test]
+    fn budget_text_is_exact_for_tiny_budgets() {
+        let mut p = sample().parameters;
+        assert_eq!(p.budget_text(), "10 ms per measurement");
+        p.duration_ms = Some(0.25);
+        assert_eq!(p.budget_text(), "250 µs per measurement");
+        p.duration_ms = Some(1e-6);
+        assert_eq!(p.budget_text(), "1 ns per measurement");
+        p.duration_ms = None;
+        p.iterations = Some(1);
+        assert_eq!(p.budget_text(), "1 iteration per measurement");
+        p.iterations = Some(200);
+        assert_eq!(p.budget_text(), "200 iterations per measurement");
     }
 }

@@ -433,6 +433,8 @@ pub(crate) struct SysvMq;
 struct SysvMqLink {
     q: ipcx::mq::sysv::MessageQueue,
     parent: bool,
+    /// Lists the parent's queue for removal on Ctrl-C.
+    _track: Option<crate::link::SysvTrack>,
 }
 
 impl Link for SysvMqLink {
@@ -453,10 +455,15 @@ impl Driver for SysvMq {
 
     fn create(&self, _max: usize) -> anyhow::Result<Setup> {
         let q = ipcx::mq::sysv::MessageQueue::builder(Key::PRIVATE).create()?;
+        let track = crate::link::SysvTrack::new(crate::link::SysvKind::Msg, q.id());
         Ok(Setup {
             params: json!({ "id": q.id() }),
             fds: vec![],
-            finish: ready(SysvMqLink { q, parent: true }),
+            finish: ready(SysvMqLink {
+                q,
+                parent: true,
+                _track: Some(track),
+            }),
         })
     }
 
@@ -467,7 +474,11 @@ impl Driver for SysvMq {
         _max: usize,
     ) -> anyhow::Result<Box<dyn Link>> {
         let q = ipcx::mq::sysv::MessageQueue::open_id(param_i64(p, "id")? as i32)?;
-        Ok(Box::new(SysvMqLink { q, parent: false }))
+        Ok(Box::new(SysvMqLink {
+            q,
+            parent: false,
+            _track: None,
+        }))
     }
 }
 
@@ -585,6 +596,10 @@ impl Driver for SysvShm {
             .values(&values)
             .create()?;
         let params = json!({ "shm": seg.id(), "sem": sems.id() });
+        let track = (
+            crate::link::SysvTrack::new(crate::link::SysvKind::Shm, seg.id()),
+            crate::link::SysvTrack::new(crate::link::SysvKind::Sem, sems.id()),
+        );
         Ok(Setup {
             params,
             fds: vec![],
@@ -594,7 +609,7 @@ impl Driver for SysvShm {
                 parent: true,
                 base: 0,
                 max,
-                _keep: Box::new(()),
+                _keep: Box::new(track),
             }),
         })
     }

@@ -26,6 +26,17 @@ pub fn peer_command() -> Command {
     cmd
 }
 
+/// Registers [`ipcx_bench::remove_leftovers`] with the cleanup registry while
+/// the returned guard lives: Ctrl-C ends the command without running the
+/// measurement's destructors, so the FIFOs, queues, segments and semaphore
+/// sets it made are removed then.
+pub fn remove_leftovers_on_signal() -> crate::cleanup::Guard {
+    let mut section = crate::cleanup::creating();
+    let guard = section.on_signal(ipcx_bench::remove_leftovers);
+    drop(section);
+    guard
+}
+
 /// Builds the run's configuration from the command line.
 fn config(args: &BenchArgs) -> anyhow::Result<Config> {
     let mut config = if args.quick {
@@ -73,6 +84,26 @@ fn format(args: &BenchArgs) -> anyhow::Result<Format> {
     }
 }
 
+/// Fails early, before a run of up to a minute, when the chart could not be
+/// written to `path`: its directory is missing or it names a directory.
+fn check_svg_path(path: &std::path::Path) -> anyhow::Result<()> {
+    if path.is_dir() {
+        bail!("--svg {}: is a directory", path.display());
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if !parent.is_dir() {
+        bail!(
+            "--svg {}: no directory {}",
+            path.display(),
+            parent.display()
+        );
+    }
+    Ok(())
+}
+
 /// Runs `ipcx bench`; returns the exit status (1 when a measurement failed).
 pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     if args.child {
@@ -81,6 +112,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     }
     let format = format(&args)?;
     let config = config(&args)?;
+    if let Some(path) = &args.svg {
+        check_svg_path(path)?;
+    }
+    let _cleanup = remove_leftovers_on_signal();
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")

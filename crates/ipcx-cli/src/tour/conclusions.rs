@@ -31,7 +31,10 @@ pub fn run() -> anyhow::Result<bool> {
         pin: true,
         raw_baselines: false,
     };
-    let report = ipcx_bench::run(&config, &crate::cmd::bench::peer_command, &mut |_| {})?;
+    let cleanup = crate::cmd::bench::remove_leftovers_on_signal();
+    let report = ipcx_bench::run(&config, &crate::cmd::bench::peer_command, &mut |_| {});
+    drop(cleanup);
+    let report = report?;
     println!("    {}", report.machine.pinning_note);
     let mut rows: Vec<(String, Option<u64>, Option<f64>)> = MECHANISMS
         .iter()

@@ -354,7 +354,16 @@ fn svg_option_writes_a_chart() {
 
 #[test]
 fn bad_input_is_a_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let here = dir.path().to_str().unwrap().to_owned();
+    let missing = format!("{here}/no/such/dir/chart.svg");
     for (args, needle) in [
+        // An empty name used to select every mechanism (a minute-long run).
+        (vec!["--mechanisms", ""], "empty mechanism name"),
+        (vec!["--mechanisms", "pipe,"], "empty mechanism name"),
+        // An unwritable chart used to fail only after the whole run.
+        (vec!["--svg", &missing], "no directory"),
+        (vec!["--svg", &here], "is a directory"),
         (vec!["--mechanisms", "carrier-pigeon"], "unknown mechanism"),
         (vec!["--sizes", "0"], "at least 1 byte"),
         (vec!["--sizes", "12parsecs"], "unknown size unit"),
@@ -376,4 +385,76 @@ fn bad_input_is_a_one_line_error() {
         );
         assert!(out.stdout.is_empty(), "{args:?}");
     }
+}
+
+/// Ctrl-C during a measurement removes the named objects it made (here the
+/// FIFO directory, made in `TMPDIR`), which used to be left behind.
+#[test]
+fn sigint_during_a_run_leaves_nothing_behind() {
+    use std::process::{Command, Stdio};
+    use std::time::Instant;
+
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Reap(
+        crate::util::ipcx_std()
+            .args([
+                "bench",
+                "--mechanisms",
+                "fifo",
+                "--sizes",
+                "64",
+                "--duration",
+                "3s",
+            ])
+            .env("TMPDIR", tmp.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let watchdog = Duration::from_secs(120);
+    let start = Instant::now();
+    let made = |p: &Path| std::fs::read_dir(p).unwrap().count();
+    while made(tmp.path()) == 0 {
+        assert!(
+            start.elapsed() < watchdog,
+            "the FIFO measurement never started"
+        );
+        assert!(
+            child.0.try_wait().unwrap().is_none(),
+            "ipcx bench ended early"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let pid = child.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-s", "INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = loop {
+        if let Some(s) = child.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < watchdog,
+            "ipcx bench did not exit after SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(status.code(), Some(130));
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
