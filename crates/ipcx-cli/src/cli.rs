@@ -164,16 +164,19 @@ pub struct ServeArgs {
 /// `ipcx bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Mechanisms to measure (comma-separated; default all).
-    #[arg(long, value_delimiter = ',')]
+    /// Mechanisms to measure, comma-separated (default all): pipe, fifo,
+    /// sysvmq, mq, unix, unix-dgram, unix-seqpacket, tcp, udp, sysvshm,
+    /// posixshm, ring-spin, ring-futex, ring-adaptive, channel; an unknown
+    /// name is an error that lists the names and groups.
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub mechanisms: Vec<String>,
-    /// Message sizes (comma-separated, e.g. 64,4KiB,64KiB,1MiB).
-    #[arg(long, value_delimiter = ',')]
+    /// Message sizes in bytes, comma-separated (e.g. 64,4KiB,64KiB,1MiB).
+    #[arg(long, value_delimiter = ',', value_name = "SIZES")]
     pub sizes: Vec<String>,
-    /// Time per scenario (e.g. 500ms).
+    /// Time per measurement (one mechanism, one scenario, one size), e.g. 500ms.
     #[arg(long, value_parser = parse_duration, conflicts_with = "iterations")]
     pub duration: Option<Duration>,
-    /// Iterations per scenario.
+    /// Round trips or messages per measurement.
     #[arg(long)]
     pub iterations: Option<u64>,
     /// Output format: table, json or csv.
@@ -185,8 +188,8 @@ pub struct BenchArgs {
     /// Shorthand for --format csv.
     #[arg(long, conflicts_with = "format")]
     pub csv: bool,
-    /// Write an SVG chart to FILE.
-    #[arg(long)]
+    /// Write an SVG chart of latency and throughput to FILE.
+    #[arg(long, value_name = "FILE")]
     pub svg: Option<std::path::PathBuf>,
     /// A short run (under 10 s).
     #[arg(long)]
