@@ -139,15 +139,23 @@ fn abstract_addr(prefix: &str) -> anyhow::Result<(String, ipcx::socket::addr::Un
 /// `ipcx::socket::unix::UnixStream` through a listener and `connect`.
 pub(crate) struct UnixStream;
 
-struct UnixStreamIo(Arc<ipcx::socket::unix::UnixStream>);
+/// One shared stream used as a reader and a writer at once (the two sides
+/// of a ping-pong hold clones of the same `Arc`).
+struct ArcIo<T>(Arc<T>);
 
-impl Read for UnixStreamIo {
+impl<T> Read for ArcIo<T>
+where
+    for<'a> &'a T: Read,
+{
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         (&*self.0).read(buf)
     }
 }
 
-impl Write for UnixStreamIo {
+impl<T> Write for ArcIo<T>
+where
+    for<'a> &'a T: Write,
+{
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         (&*self.0).write(buf)
     }
@@ -163,8 +171,8 @@ fn unix_stream_link(
     raw::grow_buffers(&s);
     let s = Arc::new(s);
     Box::new(IoLink {
-        rx: UnixStreamIo(s.clone()),
-        tx: UnixStreamIo(s),
+        rx: ArcIo(s.clone()),
+        tx: ArcIo(s),
         _keep: keep,
     })
 }
@@ -310,28 +318,11 @@ impl Driver for UnixDatagram {
 /// `ipcx::socket::tcp` over loopback (`TCP_NODELAY` is ipcx's default).
 pub(crate) struct Tcp;
 
-struct TcpIo(Arc<ipcx::socket::tcp::TcpStream>);
-
-impl Read for TcpIo {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        (&*self.0).read(buf)
-    }
-}
-
-impl Write for TcpIo {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        (&*self.0).write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn tcp_link(s: ipcx::socket::tcp::TcpStream, keep: Box<dyn std::any::Any>) -> Box<dyn Link> {
     let s = Arc::new(s);
     Box::new(IoLink {
-        rx: TcpIo(s.clone()),
-        tx: TcpIo(s),
+        rx: ArcIo(s.clone()),
+        tx: ArcIo(s),
         _keep: keep,
     })
 }
